@@ -1,0 +1,15 @@
+//! vitals: health checks for Rust services.
+//!
+//! This facade re-exports the workspace's crates, one feature each:
+//!
+//! - [`retry`]: backoff with capped jitter (always available);
+//! - the registry from `vitals-core` at the root;
+//! - `tower` (default): the HTTP probe layer, as [`tower`](crate::tower).
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub use vitals_core::*;
+pub use vitals_retry as retry;
+
+#[cfg(feature = "tower")]
+pub use vitals_tower as tower;
