@@ -1,1 +1,63 @@
-//! stub
+//! The vitals health registry.
+//!
+//! Implement [`Check`] for a dependency (or take one from a probe crate), register it in a
+//! [`Health`] registry, and ask the registry for a [`Report`] per [`Probe`]. The registry does
+//! what every check needs and no check should do itself:
+//!
+//! - runs a probe's checks **concurrently**, each run bounded by its **timeout** (a budget
+//!   that every attempt and every backoff sleep must fit in);
+//! - **retries** failed attempts with [`vitals_retry::Backoff`] (the deployment guide's
+//!   ~1 s, ~2 s, ~4 s by default), except errors marked permanent;
+//! - catches **panics**: a panicking check is a failed check;
+//! - **caches** results for a TTL (on-demand mode) with **single-flight**: however many probe
+//!   requests arrive on a stale cache, each check runs once;
+//! - or runs checks in the **background** on an interval, so probes only read
+//!   ([`CheckOptions::every`], [`HealthBuilder::background`]);
+//! - **latches** the startup probe after its first pass, and **drains** readiness on shutdown;
+//! - **scrubs** credentials from every output ([`Scrubber`]);
+//! - reads the guide's **environment variables** ([`HealthConfig::from_env`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use vitals_core::{async_trait, Check, CheckError, CheckOptions, Details, Health, Probe, Status};
+//!
+//! struct Cache;
+//! #[async_trait]
+//! impl Check for Cache {
+//!     fn name(&self) -> &str { "cache" }
+//!     fn component(&self) -> &str { "redis" }
+//!     async fn check(&self) -> Result<Details, CheckError> {
+//!         Err(CheckError::new("connection refused"))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let health = Health::builder()
+//!     // The guide: Redis "can be safely restarted or cleared", so it only warns.
+//!     .check_with(Cache, CheckOptions::new().non_critical())
+//!     .build();
+//! let report = health.check(Probe::Readiness).await;
+//! assert_eq!(report.status, Status::Warn);
+//! assert_eq!(report.checks[0].attempts, 4); // the first try and 3 retries
+//! println!("{}", report.to_text(true)); // [~]cache warn: connection refused
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod check;
+pub mod config;
+mod options;
+mod registry;
+mod report;
+mod scrub;
+
+pub use async_trait::async_trait;
+pub use check::{Check, CheckError, Details};
+pub use config::{HealthConfig, Skip};
+pub use options::{CheckOptions, Probe, Probes, Severity};
+pub use registry::{Health, HealthBuilder, RunOptions, StatusChange};
+pub use report::{CheckReport, CheckStatus, Provenance, Report, Status};
+pub use scrub::{Scrubber, scrub};
+pub use vitals_retry::{Backoff, EnvError, Jitter};

@@ -20,7 +20,7 @@ pub enum GiveUp {
     Permanent,
     /// Every retry of the schedule was used.
     Exhausted,
-    /// The next delay would have ended past the deadline.
+    /// The next delay would have ended at or past the deadline.
     Deadline,
 }
 
@@ -143,7 +143,7 @@ impl<C, R> Retry<C, R> {
         }
     }
 
-    /// Never starts a sleep that would end past `deadline` (tokio's clock, so it can be paused
+    /// Never starts a sleep that would end at or past `deadline` (tokio's clock, so it can be paused
     /// in tests). The operation itself is not cut off; bound each attempt yourself.
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
@@ -189,7 +189,8 @@ impl<C, R> Retry<C, R> {
                     None => GiveUp::Exhausted,
                     Some(delay) => {
                         let wake = Instant::now() + delay;
-                        if self.deadline.is_some_and(|deadline| wake > deadline) {
+                        // A retry starting at the deadline would have no time left to run.
+                        if self.deadline.is_some_and(|deadline| wake >= deadline) {
                             GiveUp::Deadline
                         } else {
                             tokio::time::sleep_until(wake).await;

@@ -1,0 +1,205 @@
+use std::{fmt, time::Duration};
+
+use vitals_retry::Backoff;
+
+/// A Kubernetes probe, or every check at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// `startupProbe`: latches once every startup check has passed.
+    Startup,
+    /// `livenessProbe`: restart the container when it fails. Keep dependency checks out.
+    Liveness,
+    /// `readinessProbe`: stop sending traffic when it fails; fails at once while draining.
+    Readiness,
+    /// Every registered check (`/healthz`, and `/` as the deployment guide probes it).
+    All,
+}
+
+impl Probe {
+    /// The conventional name: `startupz`, `livez`, `readyz`, `healthz`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::Startup => "startupz",
+            Probe::Liveness => "livez",
+            Probe::Readiness => "readyz",
+            Probe::All => "healthz",
+        }
+    }
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which probes include a check. The default is startup and readiness: a dependency that is
+/// down should take the pod out of the load balancer, not restart it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Probes {
+    startup: bool,
+    liveness: bool,
+    readiness: bool,
+}
+
+impl Probes {
+    /// Startup and readiness.
+    pub const DEFAULT: Probes = Probes {
+        startup: true,
+        liveness: false,
+        readiness: true,
+    };
+    /// Startup, liveness and readiness (what the guide's single `/` probe does).
+    pub const ALL: Probes = Probes {
+        startup: true,
+        liveness: true,
+        readiness: true,
+    };
+    /// Only `/healthz` and `/`.
+    pub const NONE: Probes = Probes {
+        startup: false,
+        liveness: false,
+        readiness: false,
+    };
+
+    /// Includes or leaves out the startup probe.
+    #[must_use]
+    pub const fn startup(mut self, on: bool) -> Self {
+        self.startup = on;
+        self
+    }
+
+    /// Includes or leaves out the liveness probe.
+    #[must_use]
+    pub const fn liveness(mut self, on: bool) -> Self {
+        self.liveness = on;
+        self
+    }
+
+    /// Includes or leaves out the readiness probe.
+    #[must_use]
+    pub const fn readiness(mut self, on: bool) -> Self {
+        self.readiness = on;
+        self
+    }
+
+    /// Whether `probe` includes the check. [`Probe::All`] includes every check.
+    pub fn contains(self, probe: Probe) -> bool {
+        match probe {
+            Probe::Startup => self.startup,
+            Probe::Liveness => self.liveness,
+            Probe::Readiness => self.readiness,
+            Probe::All => true,
+        }
+    }
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes::DEFAULT
+    }
+}
+
+/// What a failing check does to the overall status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// Failing makes the probe fail (503).
+    #[default]
+    Critical,
+    /// Failing makes the probe warn (still 200): a cache that "can be safely restarted".
+    NonCritical,
+}
+
+/// How one check is run: set per check at registration; unset fields take the registry's
+/// defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use vitals_core::{CheckOptions, Probes};
+///
+/// let options = CheckOptions::new()
+///     .timeout(Duration::from_secs(3))
+///     .non_critical()
+///     .probes(Probes::DEFAULT.liveness(true))
+///     .failure_threshold(3);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct CheckOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) severity: Severity,
+    pub(crate) probes: Probes,
+    pub(crate) failure_threshold: u32,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) ttl: Option<Duration>,
+}
+
+impl CheckOptions {
+    /// Registry defaults, critical, startup + readiness, fail on the first failed run.
+    pub fn new() -> Self {
+        CheckOptions {
+            failure_threshold: 1,
+            ..CheckOptions::default()
+        }
+    }
+
+    /// The budget of one run: every attempt and every backoff sleep fit inside it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Cuts each single attempt at this (and always at the time left in the budget), so a
+    /// blackholed dependency still leaves time for retries.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The retry schedule between failed attempts ([`Backoff::none`] disables retries).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Critical (the default) or not.
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Shorthand for `severity(Severity::NonCritical)`: failing only warns.
+    pub fn non_critical(self) -> Self {
+        self.severity(Severity::NonCritical)
+    }
+
+    /// Which probes include the check.
+    pub fn probes(mut self, probes: Probes) -> Self {
+        self.probes = probes;
+        self
+    }
+
+    /// Flap damping: report `fail` only after this many consecutive failed runs (`warn`
+    /// before that). At least 1.
+    pub fn failure_threshold(mut self, runs: u32) -> Self {
+        self.failure_threshold = runs.max(1);
+        self
+    }
+
+    /// Background mode for this check: run it every `interval` on a task of its own; probes
+    /// only read the latest result and never wait.
+    pub fn every(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// On-demand mode (the default): a probe reuses the last result while it is younger than
+    /// `ttl`, else runs the check once however many probes wait.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}

@@ -1,0 +1,514 @@
+//! The registry's behaviour on tokio's paused clock: no test here sleeps for real.
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::time::Instant;
+use vitals_core::{
+    Backoff, Check, CheckError, CheckOptions, CheckStatus, Details, Health, Jitter, Probe, Probes,
+    Provenance, RunOptions, Skip, Status, async_trait,
+};
+
+type Behaviour =
+    dyn Fn(u32) -> Pin<Box<dyn Future<Output = Result<Details, CheckError>> + Send>> + Send + Sync;
+
+/// A check whose behaviour is a closure of the call number; counts its calls.
+struct Scripted {
+    name: String,
+    component: String,
+    calls: Arc<AtomicU32>,
+    behaviour: Box<Behaviour>,
+    secrets: Vec<String>,
+}
+
+impl Scripted {
+    fn new<F, Fut>(name: &str, behaviour: F) -> (Self, Arc<AtomicU32>)
+    where
+        F: Fn(u32) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Details, CheckError>> + Send + 'static,
+    {
+        let calls = Arc::new(AtomicU32::new(0));
+        let check = Scripted {
+            name: name.to_owned(),
+            component: name.to_owned(),
+            calls: calls.clone(),
+            behaviour: Box::new(move |n| Box::pin(behaviour(n))),
+            secrets: Vec::new(),
+        };
+        (check, calls)
+    }
+
+    fn component(mut self, component: &str) -> Self {
+        self.component = component.to_owned();
+        self
+    }
+}
+
+#[async_trait]
+impl Check for Scripted {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn component(&self) -> &str {
+        &self.component
+    }
+    fn secrets(&self) -> Vec<String> {
+        self.secrets.clone()
+    }
+    async fn check(&self) -> Result<Details, CheckError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        (self.behaviour)(n).await
+    }
+}
+
+fn ok() -> Result<Details, CheckError> {
+    Ok(Details::new())
+}
+
+fn no_retries() -> CheckOptions {
+    CheckOptions::new().backoff(Backoff::none())
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_retries_wait_about_one_two_four_seconds() {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let t = times.clone();
+    let (check, calls) = Scripted::new("db", move |_| {
+        t.lock().unwrap().push(Instant::now());
+        async { Err(CheckError::new("connection refused")) }
+    });
+    let health = Health::builder()
+        .timeout(Duration::from_secs(30))
+        .check(check)
+        .build();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(report.status, Status::Fail);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(report.checks[0].attempts, 4);
+    let times = times.lock().unwrap();
+    for (pair, base) in times.windows(2).zip([1.0, 2.0, 4.0]) {
+        let gap = (pair[1] - pair[0]).as_secs_f64();
+        assert!(
+            (gap - base).abs() <= base * 0.25 + 1e-3,
+            "gap {gap} s, expected ~{base} s"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_check_is_cut_at_its_timeout() {
+    let (check, _) = Scripted::new("hang", |_| std::future::pending());
+    let health = Health::builder()
+        .check_with(check, no_retries().timeout(Duration::from_secs(2)))
+        .build();
+    let start = Instant::now();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    let entry = &report.checks[0];
+    assert_eq!(entry.status, CheckStatus::Fail);
+    assert_eq!(entry.output.as_deref(), Some("timed out after 2s"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_share_the_budget_and_each_attempt_is_bounded() {
+    // Attempts hang; each is cut at 1 s, sleeps of ~1 s and ~2 s follow; the 5 s budget ends
+    // the run before a third sleep could start.
+    let (check, calls) = Scripted::new("hang", |_| std::future::pending());
+    let backoff = Backoff::builder()
+        .retries(10)
+        .jitter(Jitter::None)
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .check_with(
+            check,
+            CheckOptions::new()
+                .timeout(Duration::from_secs(5))
+                .attempt_timeout(Duration::from_secs(1))
+                .backoff(backoff),
+        )
+        .build();
+    let start = Instant::now();
+    let report = health.check(Probe::Readiness).await;
+    // t=0..1 attempt, sleep 1 s, t=2..3 attempt; a 2 s sleep would end at the 5 s budget,
+    // leaving a third attempt no time, so the run stops at 3 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert_eq!(report.checks[0].attempts, 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        report.checks[0].output.as_deref(),
+        Some("timed out after 1s")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fifty_slow_checks_run_concurrently() {
+    let mut builder = Health::builder();
+    for i in 0..50 {
+        let (check, _) = Scripted::new(&format!("c{i}"), |_| async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ok()
+        });
+        builder = builder.check(check);
+    }
+    let health = builder.build();
+    let start = Instant::now();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(report.status, Status::Pass);
+    assert_eq!(report.checks.len(), 50);
+    assert!(
+        start.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_probes_on_a_stale_cache_run_each_check_once() {
+    let slow = |_| async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ok()
+    };
+    let (a, a_calls) = Scripted::new("a", slow);
+    let (b, b_calls) = Scripted::new("b", slow);
+    let health = Health::builder()
+        .ttl(Duration::from_secs(1))
+        .check(a)
+        .check(b)
+        .build();
+
+    for round in 1..=2 {
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let health = health.clone();
+                tokio::spawn(async move { health.check(Probe::Readiness).await.status })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Status::Pass);
+        }
+        assert_eq!(a_calls.load(Ordering::SeqCst), round);
+        assert_eq!(b_calls.load(Ordering::SeqCst), round);
+        // Within the TTL the cache answers without running anything.
+        let cached = health.check(Probe::Readiness).await;
+        assert_eq!(cached.checks[0].provenance, Provenance::Cached);
+        assert_eq!(a_calls.load(Ordering::SeqCst), round);
+        tokio::time::advance(Duration::from_millis(1001)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_caller_does_not_cancel_the_shared_run() {
+    let (check, calls) = Scripted::new("slow", |_| async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ok()
+    });
+    let health = Health::builder().check(check).build();
+    let h = health.clone();
+    let first = tokio::spawn(async move { h.check(Probe::Readiness).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.abort();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(report.status, Status::Pass);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_check_is_a_failed_check() {
+    let (bad, _) = Scripted::new("bad", |_| async { panic!("index out of bounds") });
+    let (good, _) = Scripted::new("good", |_| async { ok() });
+    let health = Health::builder()
+        .check_with(bad, no_retries())
+        .check(good)
+        .build();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(report.status, Status::Fail);
+    let bad = report.check("bad").unwrap();
+    assert_eq!(bad.status, CheckStatus::Fail);
+    assert_eq!(
+        bad.output.as_deref(),
+        Some("check panicked: index out of bounds")
+    );
+    assert_eq!(report.check("good").unwrap().status, CheckStatus::Pass);
+    // The registry still works afterwards.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(
+        health
+            .check(Probe::Readiness)
+            .await
+            .check("good")
+            .unwrap()
+            .status,
+        CheckStatus::Pass
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn drain_fails_readiness_at_once_without_running_checks() {
+    let (check, calls) = Scripted::new("db", |_| async { ok() });
+    let health = Health::builder().check(check).build();
+    assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    health.drain();
+    let start = Instant::now();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(report.status, Status::Fail);
+    assert!(report.output.unwrap().contains("draining"));
+    assert_eq!(report.checks[0].provenance, Provenance::Draining);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Liveness is unaffected: the process is fine, it is just leaving.
+    assert_eq!(health.check(Probe::Liveness).await.status, Status::Pass);
+}
+
+#[tokio::test(start_paused = true)]
+async fn startup_fails_until_the_first_pass_then_latches() {
+    let up = Arc::new(AtomicBool::new(false));
+    let u = up.clone();
+    let (check, calls) = Scripted::new("db", move |_| {
+        let up = u.load(Ordering::SeqCst);
+        async move {
+            if up {
+                ok()
+            } else {
+                Err(CheckError::new("dns not ready"))
+            }
+        }
+    });
+    let health = Health::builder()
+        .check_with(check, no_retries())
+        .ttl(Duration::ZERO)
+        .build();
+    assert_eq!(health.check(Probe::Startup).await.status, Status::Fail);
+    assert!(!health.is_started());
+    up.store(true, Ordering::SeqCst);
+    assert_eq!(health.check(Probe::Startup).await.status, Status::Pass);
+    assert!(health.is_started());
+    up.store(false, Ordering::SeqCst);
+    let calls_before = calls.load(Ordering::SeqCst);
+    let latched = health.check(Probe::Startup).await;
+    assert_eq!(latched.status, Status::Pass);
+    assert_eq!(latched.checks[0].provenance, Provenance::Latched);
+    assert_eq!(calls.load(Ordering::SeqCst), calls_before);
+    // Readiness still tells the truth.
+    assert_eq!(health.check(Probe::Readiness).await.status, Status::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_critical_failures_warn_and_damping_delays_fail() {
+    let (cache, _) = Scripted::new("cache", |_| async { Err(CheckError::new("refused")) });
+    let (db, _) = Scripted::new("db", |_| async { Err(CheckError::new("refused")) });
+    let health = Health::builder()
+        .ttl(Duration::ZERO)
+        .check_with(cache, no_retries().non_critical())
+        .check_with(db, no_retries().failure_threshold(3))
+        .build();
+    let statuses = |r: &vitals_core::Report| {
+        (
+            r.status,
+            r.check("cache").unwrap().status,
+            r.check("db").unwrap().status,
+        )
+    };
+    let r1 = health.check(Probe::Readiness).await;
+    assert_eq!(
+        statuses(&r1),
+        (Status::Warn, CheckStatus::Warn, CheckStatus::Warn)
+    );
+    assert_eq!(
+        r1.check("db").unwrap().output.as_deref(),
+        Some("refused (failure 1 of 3 before fail)")
+    );
+    let r2 = health.check(Probe::Readiness).await;
+    assert_eq!(
+        statuses(&r2),
+        (Status::Warn, CheckStatus::Warn, CheckStatus::Warn)
+    );
+    let r3 = health.check(Probe::Readiness).await;
+    assert_eq!(
+        statuses(&r3),
+        (Status::Fail, CheckStatus::Warn, CheckStatus::Fail)
+    );
+    assert_eq!(r3.check("db").unwrap().consecutive_failures, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn skipped_checks_are_reported_as_skipped_and_never_run() {
+    let (mongo, mongo_calls) = Scripted::new("mongo", |_| async { Err(CheckError::new("down")) });
+    let (redis, _) = Scripted::new("cache", |_| async { ok() });
+    let health = Health::builder()
+        .skip(Skip::parse("SKIP_HEALTH_CHECKS", "mongo").unwrap())
+        .check(mongo)
+        .check(redis.component("redis"))
+        .build();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(report.status, Status::Pass);
+    let mongo = report.check("mongo").unwrap();
+    assert_eq!(mongo.status, CheckStatus::Skipped);
+    assert_eq!(
+        mongo.output.as_deref(),
+        Some("skipped by SKIP_HEALTH_CHECKS=mongo")
+    );
+    assert_eq!(mongo_calls.load(Ordering::SeqCst), 0);
+    assert!(
+        report
+            .to_health_json(true)
+            .contains(r#""status":"skipped""#)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_errors_are_not_retried() {
+    let (check, calls) = Scripted::new("s3", |_| async {
+        Err(CheckError::permanent("no such bucket"))
+    });
+    let health = Health::builder().check(check).build();
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(
+        (report.checks[0].attempts, calls.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_checks_run_on_their_interval_and_probes_only_read() {
+    let (check, calls) = Scripted::new("db", |n| async move {
+        if n % 2 == 1 {
+            ok()
+        } else {
+            Err(CheckError::new("flap"))
+        }
+    });
+    let health = Health::builder()
+        .check_with(check, no_retries().every(Duration::from_secs(10)))
+        .build();
+    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    for _ in 0..5 {
+        let report = health.check(Probe::Readiness).await;
+        assert_eq!(report.checks[0].provenance, Provenance::Background);
+        assert_eq!(report.status, Status::Pass);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(health.check(Probe::Readiness).await.status, Status::Fail);
+    // Dropping the registry stops the loop.
+    drop(health);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn liveness_excludes_dependencies_by_default_and_membership_is_configurable() {
+    let (db, _) = Scripted::new("db", |_| async { Err(CheckError::new("down")) });
+    let (deadlock, _) = Scripted::new("deadlock", |_| async { ok() });
+    let health = Health::builder()
+        .check_with(db, no_retries())
+        .check_with(deadlock, no_retries().probes(Probes::NONE.liveness(true)))
+        .build();
+    let live = health.check(Probe::Liveness).await;
+    assert_eq!(live.status, Status::Pass);
+    assert_eq!(live.checks.len(), 1);
+    assert_eq!(health.check(Probe::All).await.checks.len(), 2);
+    let ready = health
+        .check_with(Probe::Readiness, &RunOptions::new().exclude("db"))
+        .await;
+    assert!(ready.checks.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_caller_deadline_bounds_the_wait() {
+    let (check, _) = Scripted::new("slow", |_| async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        ok()
+    });
+    let health = Health::builder().check(check).build();
+    let start = Instant::now();
+    let report = health
+        .check_with(
+            Probe::Readiness,
+            &RunOptions::new().timeout(Duration::from_millis(800)),
+        )
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_millis(800));
+    assert_eq!(report.status, Status::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_changes_reach_hooks_and_subscribers() {
+    let up = Arc::new(AtomicBool::new(true));
+    let u = up.clone();
+    let (check, _) = Scripted::new("db", move |_| {
+        let up = u.load(Ordering::SeqCst);
+        async move {
+            if up {
+                ok()
+            } else {
+                Err(CheckError::new("down"))
+            }
+        }
+    });
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let c = changes.clone();
+    let health = Health::builder()
+        .ttl(Duration::ZERO)
+        .check_with(check, no_retries())
+        .on_status_change(move |change| c.lock().unwrap().push((change.from, change.to)))
+        .build();
+    let mut reports = health.subscribe();
+    health.check(Probe::Readiness).await;
+    health.check(Probe::Readiness).await;
+    up.store(false, Ordering::SeqCst);
+    health.check(Probe::Readiness).await;
+    assert_eq!(
+        *changes.lock().unwrap(),
+        [
+            (None, CheckStatus::Pass),
+            (Some(CheckStatus::Pass), CheckStatus::Fail)
+        ]
+    );
+    assert!(reports.has_changed().unwrap());
+    assert_eq!(reports.borrow_and_update().status, Status::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn credentials_never_reach_reports() {
+    let (mut check, _) = Scripted::new("mongo", |_| async {
+        Err(CheckError::new(
+            "auth failed for mongodb://app:hunter2-secret@db:27017 with key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .with_details(Details::new().with("uri", "mongodb://app:hunter2-secret@db:27017")))
+    });
+    check.secrets = vec!["s3cr3t-token".into()];
+    let (runner, _) = Scripted::new("runner", |_| async {
+        Err(CheckError::new("401 for token s3cr3t-token"))
+    });
+    let health = Health::builder()
+        .check_with(check, no_retries())
+        .check_with(runner, no_retries())
+        .build();
+    let report = health.check(Probe::All).await;
+    let outputs = [
+        report.to_health_json(true),
+        report.to_text(true),
+        format!("{report:?}"),
+    ];
+    for out in outputs {
+        for secret in [
+            "hunter2-secret",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "s3cr3t-token",
+        ] {
+            assert!(!out.contains(secret), "{secret} leaked in {out}");
+        }
+        assert!(out.contains("mongodb://app:***@db:27017"), "{out}");
+    }
+}
