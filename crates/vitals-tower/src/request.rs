@@ -1,0 +1,252 @@
+//! Parsing a probe request and rendering its answer.
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{
+    HeaderMap, HeaderValue, Method, Response, StatusCode,
+    header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE},
+    request::Parts,
+};
+use vitals_core::{Health, Probe, Report, RunOptions};
+
+use crate::future::Answer;
+
+/// The longest `?timeout=` accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+const HEALTH_JSON: &str = "application/health+json";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The body format a client asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    HealthJson,
+    Text,
+}
+
+/// What the query string asked for.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Query {
+    pub(crate) verbose: bool,
+    pub(crate) exclude: Vec<String>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+pub(crate) fn answer(health: Health, probe: Probe, parts: Parts, verbose_default: bool) -> Answer {
+    let head = match parts.method {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return Answer::Now(response);
+        }
+    };
+    let query = match parse_query(parts.uri.query().unwrap_or("")) {
+        Ok(query) => query,
+        Err(message) => return Answer::Now(plain(StatusCode::BAD_REQUEST, &message)),
+    };
+    let format = negotiate(&parts.headers);
+    let verbose = verbose_default || query.verbose;
+    let mut options = RunOptions::new();
+    for name in query.exclude {
+        options = options.exclude(name);
+    }
+    if let Some(timeout) = query.timeout {
+        options = options.timeout(timeout);
+    }
+    Answer::Later(Box::pin(async move {
+        let report = health.check_with(probe, &options).await;
+        render(&report, format, verbose, head)
+    }))
+}
+
+pub(crate) fn render(
+    report: &Report,
+    format: Format,
+    verbose: bool,
+    head: bool,
+) -> Response<Bytes> {
+    let (body, content_type) = match format {
+        Format::HealthJson => (report.to_health_json(verbose), HEALTH_JSON),
+        Format::Text => (report.to_text(verbose), TEXT),
+    };
+    let status = if report.status.is_serving() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let length = body.len();
+    let mut response = Response::new(if head {
+        Bytes::new()
+    } else {
+        Bytes::from(body)
+    });
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+fn plain(status: StatusCode, message: &str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::copy_from_slice(message.as_bytes()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `verbose` (bare, or `=true`/`1`/`false`/`0`), `exclude=NAME` (repeatable), `timeout=2s`.
+/// Other parameters are ignored, as the Kubernetes apiserver does.
+pub(crate) fn parse_query(query: &str) -> Result<Query, String> {
+    let mut out = Query::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = match pair.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (pair, None),
+        };
+        match key {
+            "verbose" => {
+                out.verbose = match value.map(percent_decode).as_deref() {
+                    None | Some("" | "true" | "1") => true,
+                    Some("false" | "0") => false,
+                    Some(other) => {
+                        return Err(format!(
+                            "invalid verbose={other:?}: expected no value, true, false, 1 or 0\n"
+                        ));
+                    }
+                }
+            }
+            "exclude" => {
+                let name = percent_decode(value.unwrap_or(""));
+                if name.is_empty() {
+                    return Err("invalid exclude: expected exclude=CHECK_NAME\n".to_owned());
+                }
+                out.exclude.push(name);
+            }
+            "timeout" => {
+                let raw = percent_decode(value.unwrap_or(""));
+                match humantime::parse_duration(raw.trim()) {
+                    Ok(d) if !d.is_zero() && d <= MAX_TIMEOUT => out.timeout = Some(d),
+                    _ => {
+                        return Err(format!(
+                            "invalid timeout={raw:?}: expected a duration from 1ms to 5m, such as 2s or 500ms\n"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Picks the body format from `Accept`: the supported type with the highest `q`, the first
+/// listed on ties; health+json when nothing listed is supported.
+pub(crate) fn negotiate(headers: &HeaderMap) -> Format {
+    let mut best: Option<(f32, Format)> = None;
+    for value in headers.get_all(ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let mut params = range.split(';');
+            let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = params
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let format = match media.as_str() {
+                "application/health+json" | "application/json" | "application/*" => {
+                    Format::HealthJson
+                }
+                "text/plain" | "text/*" => Format::Text,
+                _ => continue,
+            };
+            if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
+                best = Some((q, format));
+            }
+        }
+    }
+    best.map_or(Format::HealthJson, |(_, format)| format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Format {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_str(value).unwrap());
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn accept_picks_the_preferred_supported_format() {
+        assert_eq!(negotiate(&HeaderMap::new()), Format::HealthJson);
+        assert_eq!(accept("text/plain"), Format::Text);
+        assert_eq!(
+            accept("text/html, text/plain;q=0.9, application/json;q=0.5"),
+            Format::Text
+        );
+        assert_eq!(
+            accept("text/plain;q=0.1, application/health+json"),
+            Format::HealthJson
+        );
+        assert_eq!(accept("image/png"), Format::HealthJson);
+        assert_eq!(accept("*/*"), Format::HealthJson);
+        assert_eq!(accept("text/plain;q=0"), Format::HealthJson);
+    }
+
+    #[test]
+    fn queries_parse_and_junk_is_rejected() {
+        let q = parse_query("verbose&exclude=redis&exclude=mon%67o&timeout=1500ms&x=y").unwrap();
+        assert_eq!(
+            q,
+            Query {
+                verbose: true,
+                exclude: vec!["redis".into(), "mongo".into()],
+                timeout: Some(Duration::from_millis(1500)),
+            }
+        );
+        assert!(!parse_query("verbose=false").unwrap().verbose);
+        for bad in [
+            "timeout=abc",
+            "timeout=0s",
+            "timeout=1h",
+            "verbose=maybe",
+            "exclude=",
+        ] {
+            let err = parse_query(bad).unwrap_err();
+            assert!(err.starts_with("invalid "), "{bad}: {err}");
+        }
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%e2%9c%93"), "✓");
+    }
+}

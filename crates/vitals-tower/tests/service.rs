@@ -1,0 +1,240 @@
+//! HealthService against a real registry and an inner tower service (in-process, paused clock).
+use std::{
+    convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, StreamBody};
+use tower::{ServiceBuilder, ServiceExt};
+use vitals_core::{Backoff, Check, CheckError, CheckOptions, Details, Health, Probe, async_trait};
+use vitals_tower::HealthLayer;
+
+struct Toggle {
+    name: &'static str,
+    up: Arc<AtomicBool>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl Check for Toggle {
+    fn name(&self) -> &str {
+        self.name
+    }
+    async fn check(&self) -> Result<Details, CheckError> {
+        tokio::time::sleep(self.delay).await;
+        if self.up.load(Ordering::SeqCst) {
+            Ok(Details::new().with("version", "7.0"))
+        } else {
+            Err(CheckError::new(
+                "connection refused to redis://:pw-123456@cache:6379",
+            ))
+        }
+    }
+}
+
+fn registry(up: &Arc<AtomicBool>) -> Health {
+    Health::builder()
+        .ttl(Duration::ZERO)
+        .backoff(Backoff::none())
+        .check(Toggle {
+            name: "db",
+            up: up.clone(),
+            delay: Duration::ZERO,
+        })
+        .build()
+}
+
+async fn echo(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = format!("{} {}", req.method(), req.uri());
+    Ok(Response::builder()
+        .header("x-inner", "yes")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap())
+}
+
+async fn send(
+    svc: &(
+         impl tower::Service<
+        Request<Full<Bytes>>,
+        Response = Response<vitals_tower::ResponseBody<Full<Bytes>>>,
+        Error = Infallible,
+    > + Clone
+     ),
+    method: Method,
+    uri: &str,
+    accept: Option<&str>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(accept) = accept {
+        req = req.header("accept", accept);
+    }
+    let res = svc
+        .clone()
+        .oneshot(req.body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_answer_200_then_503_with_terse_health_json() {
+    let up = Arc::new(AtomicBool::new(true));
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(registry(&up)))
+        .service_fn(echo);
+    let (status, headers, body) = send(&svc, Method::GET, "/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"status":"pass"}"#);
+    assert_eq!(headers["content-type"], "application/health+json");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+    assert!(headers.get("x-inner").is_none());
+
+    up.store(false, Ordering::SeqCst);
+    let (status, _, body) = send(&svc, Method::GET, "/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, r#"{"status":"fail"}"#);
+    // Liveness has no dependency checks by default.
+    assert_eq!(
+        send(&svc, Method::GET, "/livez", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&svc, Method::GET, "/healthz", None).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn verbose_exclude_and_text_formats() {
+    let up = Arc::new(AtomicBool::new(false));
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(registry(&up)).route("/", Probe::All))
+        .service_fn(echo);
+    let (status, headers, body) = send(&svc, Method::GET, "/?verbose", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["content-type"], "application/health+json");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "fail");
+    let db = &json["checks"]["db"][0];
+    assert_eq!(db["status"], "fail");
+    assert_eq!(db["componentId"], "db");
+    assert_eq!(db["attempts"], 1);
+    assert_eq!(
+        db["output"],
+        "connection refused to redis://:***@cache:6379"
+    );
+    assert!(!body.contains("pw-123456"));
+
+    let (_, headers, text) = send(&svc, Method::GET, "/readyz?verbose", Some("text/plain")).await;
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        text,
+        "[-]db failed: connection refused to redis://:***@cache:6379\nreadyz check failed\n"
+    );
+    let (_, _, terse) = send(&svc, Method::GET, "/readyz", Some("text/plain")).await;
+    assert_eq!(terse, "readyz check failed\n");
+
+    let (status, _, body) = send(&svc, Method::GET, "/readyz?exclude=db&verbose", None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"{"status":"pass","checks":{}}"#)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn head_other_methods_and_bad_queries() {
+    let up = Arc::new(AtomicBool::new(true));
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(registry(&up)))
+        .service_fn(echo);
+    let (status, headers, body) = send(&svc, Method::HEAD, "/readyz", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    assert_eq!(
+        headers["content-length"],
+        r#"{"status":"pass"}"#.len().to_string().as_str()
+    );
+
+    let (status, headers, _) = send(&svc, Method::POST, "/readyz", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "GET, HEAD");
+
+    let (status, _, body) = send(&svc, Method::GET, "/readyz?timeout=soon", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("timeout=\"soon\""), "{body}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_timeout_parameter_bounds_the_answer() {
+    let up = Arc::new(AtomicBool::new(true));
+    let health = Health::builder()
+        .check_with(
+            Toggle {
+                name: "slow",
+                up,
+                delay: Duration::from_secs(30),
+            },
+            CheckOptions::new().timeout(Duration::from_secs(60)),
+        )
+        .build();
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(health))
+        .service_fn(echo);
+    let start = tokio::time::Instant::now();
+    let (status, _, _) = send(&svc, Method::GET, "/readyz?timeout=1s", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_requests_pass_through_untouched() {
+    let up = Arc::new(AtomicBool::new(false));
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(registry(&up)).without_route("/healthz"))
+        .service_fn(echo);
+    for uri in ["/orders?id=1", "/readyz/extra", "/healthz", "/READYZ"] {
+        let (status, headers, body) = send(&svc, Method::POST, uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(headers["x-inner"], "yes");
+        assert_eq!(body, format!("POST {uri}"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn streaming_bodies_and_trailers_pass_through() {
+    let up = Arc::new(AtomicBool::new(true));
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(registry(&up)))
+        .service_fn(|_req: Request<()>| async {
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            let frames: Vec<Result<Frame<Bytes>, Infallible>> = vec![
+                Ok(Frame::data(Bytes::from_static(b"one,"))),
+                Ok(Frame::data(Bytes::from_static(b"two"))),
+                Ok(Frame::trailers(trailers)),
+            ];
+            let body = StreamBody::new(futures_util::stream::iter(frames));
+            Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap())
+        });
+    let res = svc
+        .oneshot(Request::get("/stream").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let collected = res.into_body().collect().await.unwrap();
+    assert_eq!(collected.trailers().unwrap()["grpc-status"], "0");
+    assert_eq!(collected.to_bytes(), "one,two");
+}
