@@ -4,7 +4,7 @@
 //!
 //! - [`retry`]: backoff with capped jitter (always available);
 //! - the registry from `vitals-core` at the root;
-//! - `tower` (default): the HTTP probe layer, as [`tower`](crate::tower).
+//! - `tower` (default): the HTTP probe layer, as [`tower`].
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 

@@ -1,0 +1,184 @@
+//! The main job: a service on port 5000 whose probes tell the truth about its dependencies,
+//! configured by the deployment guide's environment variables.
+//!
+//! ```text
+//! cargo run --example server
+//! curl -i localhost:5000/            # every check, as the guide's probes use it
+//! curl -s 'localhost:5000/readyz?verbose'
+//! ```
+//!
+//! Variables (all validated at startup; a bad value exits with an error naming it):
+//!
+//! | variable | default | |
+//! |---|---|---|
+//! | `PORT` | 5000 | listen port (0 picks a free one) |
+//! | `HEALTH_CHECK_RETRIES` | 3 | retries after a failed attempt |
+//! | `HEALTH_CHECK_RETRY_DELAY_MS` | 1000 | first retry delay, doubling with jitter |
+//! | `HEALTH_CHECK_MAX_RETRY_DELAY_MS` | 10000 | cap on any delay |
+//! | `SKIP_HEALTH_CHECKS` | | `all` or `mongo,redis,storage,custom_code` |
+//! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background |
+//! | `HEALTH_CHECK_TIMEOUT_MS` | 30000 | vitals' own: the budget of one check run, retries included |
+//!
+//! Checks run in the background, so a kubelet probe with `timeoutSeconds: 1` is answered at
+//! once from the latest result even while retries take seconds.
+
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+
+use axum::{Router, routing::get};
+use tracing_subscriber::EnvFilter;
+use vitals::{
+    Check, CheckOptions, EnvError, Health, HealthConfig, Probe,
+    config::{env_millis, lookup_env},
+    tower::HealthLayer,
+};
+
+/// Everything read from the environment, validated.
+struct Settings {
+    port: u16,
+    health: HealthConfig,
+    interval: Duration,
+    timeout: Duration,
+}
+
+fn settings() -> Result<Settings, EnvError> {
+    let mut env = lookup_env;
+    let port = match lookup_env("PORT") {
+        None => 5000,
+        Some(raw) => raw
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|_| raw.trim().bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| EnvError::new("PORT", raw, "a port number from 0 to 65535"))?,
+    };
+    Ok(Settings {
+        port,
+        health: HealthConfig::from_env()?,
+        interval: env_millis(&mut env, "HEALTH_CHECK_INTERVAL_MS", Duration::from_secs(5))?,
+        timeout: env_millis(&mut env, "HEALTH_CHECK_TIMEOUT_MS", Duration::from_secs(30))?,
+    })
+}
+
+/// A check and how to run it.
+type Registration = (Arc<dyn Check>, CheckOptions);
+
+/// The dependency checks the environment configures. Probe crates add theirs here.
+fn checks() -> Result<Vec<Registration>, EnvError> {
+    Ok(Vec::new())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let (settings, checks) = match settings().and_then(|s| Ok((s, checks()?))) {
+        Ok(ok) => ok,
+        Err(err) => {
+            tracing::error!("configuration error: {err}");
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let mut builder = Health::builder()
+        .config(&settings.health)
+        .timeout(settings.timeout)
+        .background(settings.interval)
+        .on_status_change(|change| {
+            tracing::info!(
+                check = %change.check,
+                from = change.from.map_or("none", |s| s.as_str()),
+                to = change.to.as_str(),
+                "health status changed"
+            );
+        });
+    if !settings.health.skip.is_empty() {
+        tracing::warn!(
+            "SKIP_HEALTH_CHECKS={}: these checks are reported as skipped, not run",
+            settings.health.skip
+        );
+    }
+    if checks.is_empty() {
+        tracing::info!(
+            "no backend checks configured (set MONGO_URI, REDIS_URI, the *_STORAGE_BUCKET \
+             variables or CUSTOM_CODE_RUNNER_URI); probes report pass"
+        );
+    }
+    for (check, options) in checks {
+        let component = check.component().to_owned();
+        if settings.health.skip.skips(&component) {
+            tracing::warn!(check = check.name(), %component, skip = %settings.health.skip,
+                "check skipped by SKIP_HEALTH_CHECKS");
+        } else {
+            tracing::info!(check = check.name(), %component, "check configured");
+        }
+        builder = builder.check_arc(check, options);
+    }
+    let backoff = settings.health.backoff;
+    tracing::info!(
+        retries = backoff.retries(),
+        retry_delay_ms = backoff.initial_delay().as_millis() as u64,
+        max_retry_delay_ms = backoff.max_delay().as_millis() as u64,
+        interval_ms = settings.interval.as_millis() as u64,
+        "health checks ready"
+    );
+    let health = builder.build();
+
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello\n" }))
+        .layer(HealthLayer::new(health.clone()).route("/", Probe::All));
+
+    let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("cannot listen on {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    tracing::info!("listening on {local}");
+
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal(health))
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C, then fails readiness at once before the server stops.
+async fn shutdown_signal(health: Health) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    health.drain();
+    tracing::info!("shutting down: readiness fails, finishing in-flight requests");
+}
