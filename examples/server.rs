@@ -16,8 +16,15 @@
 //! | `HEALTH_CHECK_RETRY_DELAY_MS` | 1000 | first retry delay, doubling with jitter |
 //! | `HEALTH_CHECK_MAX_RETRY_DELAY_MS` | 10000 | cap on any delay |
 //! | `SKIP_HEALTH_CHECKS` | | `all` or `mongo,redis,storage,custom_code` |
+//! | `REDIS_URI` | | `redis://`, `rediss://` or `redis-cluster://` URL: adds the `redis` check |
+//! | `REDIS_CONNECT_TIMEOUT_MS` | 10000 | Redis connect timeout |
+//! | `REDIS_DISABLE_TLS_VERIFICATION` | false | accept ElastiCache's self-signed certificates |
 //! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background |
 //! | `HEALTH_CHECK_TIMEOUT_MS` | 30000 | vitals' own: the budget of one check run, retries included |
+//!
+//! Redis is registered non-critical: the guide says it "is only used as a cache … and can be
+//! safely restarted or cleared", so a Redis outage makes probes `warn` (still 200) instead of
+//! taking every pod out of service.
 //!
 //! Checks run in the background, so a kubelet probe with `timeoutSeconds: 1` is answered at
 //! once from the latest result even while retries take seconds.
@@ -64,7 +71,11 @@ type Registration = (Arc<dyn Check>, CheckOptions);
 
 /// The dependency checks the environment configures. Probe crates add theirs here.
 fn checks() -> Result<Vec<Registration>, EnvError> {
-    Ok(Vec::new())
+    let mut checks: Vec<Registration> = Vec::new();
+    if let Some(redis) = vitals_redis::RedisCheck::from_env()? {
+        checks.push((Arc::new(redis), CheckOptions::new().non_critical()));
+    }
+    Ok(checks)
 }
 
 #[tokio::main]

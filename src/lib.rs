@@ -4,7 +4,8 @@
 //!
 //! - [`retry`]: backoff with capped jitter (always available);
 //! - the registry from `vitals-core` at the root;
-//! - `tower` (default): the HTTP probe layer, as [`tower`].
+//! - `tower` (default): the HTTP probe layer, as [`tower`];
+//! - `redis`: the Redis / ElastiCache check, as `redis`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -13,3 +14,6 @@ pub use vitals_retry as retry;
 
 #[cfg(feature = "tower")]
 pub use vitals_tower as tower;
+
+#[cfg(feature = "redis")]
+pub use vitals_redis as redis;

@@ -101,6 +101,8 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
         ("SKIP_HEALTH_CHECKS", "mongodb"),
         ("PORT", "99999"),
         ("HEALTH_CHECK_INTERVAL_MS", ""),
+        ("REDIS_CONNECT_TIMEOUT_MS", "ten"),
+        ("REDIS_DISABLE_TLS_VERIFICATION", "maybe"),
     ];
     for (var, value) in cases {
         let out = tokio::process::Command::new(example("server"))
@@ -119,4 +121,104 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
             "{var}={value}: {stderr}"
         );
     }
+}
+
+/// Polls `path` until `accept` holds for the parsed JSON body, or panics after 20 s.
+async fn poll_until(
+    addr: SocketAddr,
+    path: &str,
+    what: &str,
+    accept: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let res = http(addr, "GET", path, &[]).await;
+        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        if accept(res.status, &json) {
+            return json;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {what}; last: {} {json}",
+            res.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn redis_uri_adds_a_non_critical_redis_check_that_follows_the_server() {
+    let mut redis = vitals_testkit::RedisServer::start();
+    let (mut child, addr, _log) = start(&[
+        ("REDIS_URI", &redis.url()),
+        ("REDIS_CONNECT_TIMEOUT_MS", "1000"),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
+    .await;
+    let status = |json: &serde_json::Value| json["checks"]["redis"][0]["status"].clone();
+    let up = poll_until(addr, "/?verbose", "redis pass", |code, j| {
+        code == 200 && status(j) == "pass"
+    })
+    .await;
+    assert_eq!(up["checks"]["redis"][0]["componentId"], "redis");
+    assert!(
+        up["checks"]["redis"][0]["details"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with('7')
+    );
+
+    redis.stop();
+    // The first run after the kill may see the dead connection time out; the next connects
+    // afresh and is refused. Either way the probe warns and still answers 200.
+    let down = poll_until(addr, "/?verbose", "redis warn, refused", |code, j| {
+        code == 200
+            && status(j) == "warn"
+            && j["checks"]["redis"][0]["output"]
+                .as_str()
+                .unwrap()
+                .contains("connection refused")
+    })
+    .await;
+    assert_eq!(down["status"], "warn");
+
+    redis.restart();
+    poll_until(addr, "/?verbose", "redis pass again", |code, j| {
+        code == 200 && status(j) == "pass"
+    })
+    .await;
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn skip_health_checks_reports_redis_as_skipped() {
+    let (mut child, addr, mut log) = start(&[
+        ("REDIS_URI", "redis://:hunter2-pw@127.0.0.1:1"),
+        ("SKIP_HEALTH_CHECKS", " redis "),
+    ])
+    .await;
+    let res = http(addr, "GET", "/?verbose", &[]).await;
+    assert_eq!(res.status, 200);
+    let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(json["checks"]["redis"][0]["status"], "skipped");
+    assert_eq!(
+        json["checks"]["redis"][0]["output"],
+        "skipped by SKIP_HEALTH_CHECKS=redis"
+    );
+    let mut lines = Vec::new();
+    while let Ok(line) = log.try_recv() {
+        lines.push(line);
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("skipped by SKIP_HEALTH_CHECKS")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("hunter2-pw")),
+        "{lines:#?}"
+    );
+    child.kill().await.unwrap();
 }

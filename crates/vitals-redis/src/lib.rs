@@ -1,0 +1,466 @@
+//! A [`vitals_core::Check`] for Redis and Amazon ElastiCache, built on
+//! [fred](https://docs.rs/fred).
+//!
+//! [`RedisCheck`] sends `PING`; for a cluster it also reads `CLUSTER INFO` and fails unless
+//! `cluster_state:ok`. Details carry the server version (and cluster state).
+//!
+//! Built from a URL, the check keeps one connection and reconnects on the next check after
+//! any failure, so a Redis restart is seen as a failure and then a pass without restarting
+//! the application, and a Redis that is down is not hammered by a reconnect loop: the
+//! registry's retries decide when to try again. Built from the application's own fred client
+//! or pool, it pings that (and fred's reconnect policy applies).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vitals_redis::RedisCheck;
+//!
+//! // From the deployment guide's variables: REDIS_URI, REDIS_CONNECT_TIMEOUT_MS,
+//! // REDIS_DISABLE_TLS_VERIFICATION.
+//! let from_env = RedisCheck::from_env().expect("valid configuration");
+//!
+//! // Or explicitly.
+//! let check = RedisCheck::builder("rediss://:password@my-cache.abc123.use1.cache.amazonaws.com:6379")
+//!     .connect_timeout(Duration::from_secs(60))
+//!     .accept_invalid_certs(true)
+//!     .build()
+//!     .expect("a valid URL");
+//! # let _ = (from_env, check);
+//! ```
+#![forbid(unsafe_code)]
+
+mod tls;
+
+use std::{fmt, time::Duration};
+
+use fred::{
+    prelude::{Builder, ClientLike, ClusterInterface, Config, Error, ErrorKind},
+    types::{InfoKind, config::TlsConfig},
+};
+use tokio::sync::Mutex;
+use vitals_core::{
+    Check, CheckError, Details, EnvError, async_trait,
+    config::{env_bool, env_millis, lookup_env},
+    scrub,
+};
+
+pub use fred;
+
+/// The deployment guide's default connect timeout for a standalone server.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
+
+/// Checks a Redis server or cluster with `PING` (and `CLUSTER INFO`).
+pub struct RedisCheck {
+    name: String,
+    target: Target,
+    secrets: Vec<String>,
+}
+
+enum Target {
+    Url {
+        config: Box<Config>,
+        /// `host:port` of the first server, for messages (never the credentials).
+        endpoint: String,
+        connect_timeout: Duration,
+        connection: Mutex<Option<fred::prelude::Client>>,
+    },
+    Client(fred::prelude::Client),
+    Pool(fred::prelude::Pool),
+}
+
+impl fmt::Debug for RedisCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = match &self.target {
+            Target::Url { endpoint, .. } => endpoint.clone(),
+            Target::Client(_) => "client".to_owned(),
+            Target::Pool(_) => "pool".to_owned(),
+        };
+        f.debug_struct("RedisCheck")
+            .field("name", &self.name)
+            .field("target", &target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Redis URL or TLS setting that cannot be used. The message never contains the password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidRedisConfig(String);
+
+impl fmt::Display for InvalidRedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidRedisConfig {}
+
+/// Builds a [`RedisCheck`] from a URL.
+#[must_use = "call .build() to get the check"]
+pub struct RedisCheckBuilder {
+    url: String,
+    name: String,
+    connect_timeout: Duration,
+    accept_invalid_certs: bool,
+    extra_roots: Vec<String>,
+}
+
+impl fmt::Debug for RedisCheckBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCheckBuilder")
+            .field("url", &scrub(&self.url))
+            .field("name", &self.name)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisCheckBuilder {
+    /// The check's name (default `redis`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How long connecting (TCP, TLS handshake, `AUTH`) may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Accept any TLS certificate (ElastiCache's self-signed ones). Logs a warning once.
+    pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Also trust these PEM root certificates (a private CA).
+    pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
+        self.extra_roots.push(pem.into());
+        self
+    }
+
+    /// Parses the URL and prepares the check (no connection is made yet).
+    pub fn build(self) -> Result<RedisCheck, InvalidRedisConfig> {
+        const SCHEMES: &[&str] = &[
+            "redis",
+            "rediss",
+            "redis-cluster",
+            "rediss-cluster",
+            "valkey",
+            "valkeys",
+            "valkey-cluster",
+            "valkeys-cluster",
+        ];
+        let scheme = self
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !scheme.as_deref().is_some_and(|s| SCHEMES.contains(&s)) {
+            return Err(InvalidRedisConfig(format!(
+                "invalid Redis URL {:?}: expected a URL starting with {}://",
+                scrub(&self.url),
+                SCHEMES.join("://, ")
+            )));
+        }
+        let mut config = Config::from_url(&self.url).map_err(|e| {
+            InvalidRedisConfig(format!(
+                "invalid Redis URL {:?}: {}; expected redis://[:password@]host[:port][/db], \
+                 rediss://… for TLS, or redis-cluster://host:port?node=host:port…",
+                scrub(&self.url),
+                scrub(e.details())
+            ))
+        })?;
+        if config.tls.is_some() {
+            let client_config = if self.accept_invalid_certs {
+                tls::accept_any()
+            } else {
+                tls::verifying(&self.extra_roots).map_err(InvalidRedisConfig)?
+            };
+            config.tls = Some(TlsConfig::from(client_config));
+        }
+        let endpoint = config
+            .server
+            .hosts()
+            .first()
+            .map(|s| format!("{}:{}", s.host, s.port))
+            .unwrap_or_default();
+        let secrets = config.password.iter().cloned().collect();
+        Ok(RedisCheck {
+            name: self.name,
+            target: Target::Url {
+                config: Box::new(config),
+                endpoint,
+                connect_timeout: self.connect_timeout,
+                connection: Mutex::new(None),
+            },
+            secrets,
+        })
+    }
+}
+
+impl RedisCheck {
+    /// A builder for a check of the server at `url`.
+    pub fn builder(url: impl Into<String>) -> RedisCheckBuilder {
+        RedisCheckBuilder {
+            url: url.into(),
+            name: "redis".to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            accept_invalid_certs: false,
+            extra_roots: Vec::new(),
+        }
+    }
+
+    /// Checks the application's own client (its reconnect policy applies).
+    pub fn from_client(client: fred::prelude::Client) -> Self {
+        let secrets = client.client_config().password.iter().cloned().collect();
+        RedisCheck {
+            name: "redis".to_owned(),
+            target: Target::Client(client),
+            secrets,
+        }
+    }
+
+    /// Checks every connection of the application's own pool.
+    pub fn from_pool(pool: fred::prelude::Pool) -> Self {
+        let secrets = pool
+            .clients()
+            .first()
+            .and_then(|c| c.client_config().password.clone())
+            .into_iter()
+            .collect();
+        RedisCheck {
+            name: "redis".to_owned(),
+            target: Target::Pool(pool),
+            secrets,
+        }
+    }
+
+    /// Renames the check (default `redis`).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Reads `REDIS_URI`, `REDIS_CONNECT_TIMEOUT_MS` and `REDIS_DISABLE_TLS_VERIFICATION`;
+    /// `Ok(None)` when `REDIS_URI` is unset.
+    pub fn from_env() -> Result<Option<RedisCheck>, EnvError> {
+        RedisCheck::from_lookup(lookup_env)
+    }
+
+    /// Like [`RedisCheck::from_env`], reading through `lookup`.
+    pub fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Option<RedisCheck>, EnvError> {
+        let timeout = env_millis(
+            &mut lookup,
+            "REDIS_CONNECT_TIMEOUT_MS",
+            DEFAULT_CONNECT_TIMEOUT,
+        )?;
+        let insecure = env_bool(&mut lookup, "REDIS_DISABLE_TLS_VERIFICATION", false)?;
+        let Some(url) = lookup("REDIS_URI") else {
+            return Ok(None);
+        };
+        RedisCheck::builder(url.trim())
+            .connect_timeout(timeout)
+            .accept_invalid_certs(insecure)
+            .build()
+            .map(Some)
+            .map_err(|e| EnvError::new("REDIS_URI", scrub(&url), format!("a Redis URL ({e})")))
+    }
+}
+
+/// Sends `PING`, reads the server version, and for a cluster checks `cluster_state`.
+async fn probe(client: &fred::prelude::Client) -> Result<Details, CheckError> {
+    let pong: String = client
+        .ping(None)
+        .await
+        .map_err(|e| describe("PING failed", &e))?;
+    let mut details = Details::new().with("ping", pong);
+    if let Ok(info) = client.info::<String>(Some(InfoKind::Server)).await {
+        if let Some(version) = info_field(&info, "redis_version") {
+            details = details.with("version", version);
+        }
+        if let Some(mode) = info_field(&info, "redis_mode") {
+            details = details.with("mode", mode);
+        }
+    }
+    if client.is_clustered() {
+        let info: String = client
+            .cluster_info()
+            .await
+            .map_err(|e| describe("CLUSTER INFO failed", &e))?;
+        let state = info_field(&info, "cluster_state").unwrap_or("unknown");
+        details = details.with("cluster_state", state);
+        if let Some(nodes) = info_field(&info, "cluster_known_nodes") {
+            details = details.with("cluster_known_nodes", nodes);
+        }
+        if state != "ok" {
+            return Err(
+                CheckError::new(format!("cluster_state is {state}, not ok")).with_details(details)
+            );
+        }
+    }
+    Ok(details)
+}
+
+fn info_field<'a>(info: &'a str, key: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// A message that says what went wrong in words an operator acts on.
+fn describe(context: &str, error: &Error) -> CheckError {
+    let details = error.details();
+    let lower = details.to_ascii_lowercase();
+    let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
+        Some(
+            "TLS certificate rejected; for ElastiCache's self-signed certificates set REDIS_DISABLE_TLS_VERIFICATION=true",
+        )
+    } else if matches!(error.kind(), ErrorKind::Auth)
+        || lower.contains("wrongpass")
+        || lower.contains("noauth")
+        || lower.contains("invalid password")
+    {
+        Some("authentication failed: check the password in REDIS_URI")
+    } else if lower.contains("lookup")
+        || lower.contains("resolve")
+        || lower.contains("name or service not known")
+    {
+        Some("DNS lookup failed: the host name does not resolve (yet)")
+    } else if lower.contains("refused") {
+        Some("connection refused: nothing listens at that address")
+    } else if matches!(error.kind(), ErrorKind::Timeout) {
+        Some("timed out")
+    } else {
+        None
+    };
+    let message = match hint {
+        Some(hint) => format!("{context}: {hint} ({})", scrub(details)),
+        None => format!("{context}: {}", scrub(details)),
+    };
+    CheckError::new(message)
+}
+
+impl RedisCheck {
+    async fn check_url(
+        &self,
+        config: &Config,
+        endpoint: &str,
+        connect_timeout: Duration,
+        connection: &Mutex<Option<fred::prelude::Client>>,
+    ) -> Result<Details, CheckError> {
+        let mut slot = connection.lock().await;
+        let client = match slot.as_ref().filter(|c| c.is_connected()) {
+            Some(client) => client.clone(),
+            None => {
+                if let Some(stale) = slot.take() {
+                    close(stale);
+                }
+                let client = Builder::from_config(config.clone())
+                    .with_connection_config(|c| {
+                        c.connection_timeout = connect_timeout;
+                        c.internal_command_timeout = connect_timeout;
+                        c.max_command_attempts = 1;
+                    })
+                    .with_performance_config(|p| p.default_command_timeout = connect_timeout)
+                    .build()
+                    .map_err(|e| describe("invalid Redis configuration", &e))?;
+                let context = format!("connect to {endpoint}");
+                match tokio::time::timeout(connect_timeout, client.init()).await {
+                    Ok(Ok(_task)) => {}
+                    Ok(Err(error)) => {
+                        close(client);
+                        return Err(describe(&context, &error));
+                    }
+                    Err(_) => {
+                        close(client);
+                        return Err(CheckError::new(format!(
+                            "{context}: timed out after {} ms (REDIS_CONNECT_TIMEOUT_MS)",
+                            connect_timeout.as_millis()
+                        )));
+                    }
+                }
+                *slot = Some(client.clone());
+                client
+            }
+        };
+        match tokio::time::timeout(connect_timeout, probe(&client)).await {
+            Ok(Ok(details)) => Ok(details.with("endpoint", endpoint)),
+            outcome => {
+                // Reconnect from scratch next time rather than trust this connection.
+                if let Some(stale) = slot.take() {
+                    close(stale);
+                }
+                match outcome {
+                    Ok(Err(error)) => Err(error),
+                    _ => Err(CheckError::new(format!(
+                        "PING to {endpoint} timed out after {} ms",
+                        connect_timeout.as_millis()
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// Closes a client in the background; a dead connection must not delay the check.
+fn close(client: fred::prelude::Client) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), client.quit()).await;
+        });
+    }
+}
+
+#[async_trait]
+impl Check for RedisCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component(&self) -> &str {
+        "redis"
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.secrets.clone()
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        match &self.target {
+            Target::Url {
+                config,
+                endpoint,
+                connect_timeout,
+                connection,
+            } => {
+                self.check_url(config, endpoint, *connect_timeout, connection)
+                    .await
+            }
+            Target::Client(client) => probe(client).await,
+            Target::Pool(pool) => {
+                let mut details = Details::new();
+                let mut up = 0;
+                for client in pool.clients() {
+                    match probe(client).await {
+                        Ok(d) => {
+                            up += 1;
+                            details = d;
+                        }
+                        Err(e) if up == 0 && pool.size() == 1 => return Err(e),
+                        Err(e) => {
+                            return Err(CheckError::new(format!(
+                                "{} of {} pool connections answered; next: {e}",
+                                up,
+                                pool.size()
+                            )));
+                        }
+                    }
+                }
+                Ok(details.with("pool_size", pool.size()))
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! RedisCheck against real redis-server processes and the fault proxy.
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use vitals_core::{Backoff, Check, CheckOptions, CheckStatus, Health, Probe};
+use vitals_redis::RedisCheck;
+use vitals_testkit::{Fault, FaultProxy, RedisCluster, RedisServer};
+
+fn check(url: &str, timeout_ms: u64) -> RedisCheck {
+    RedisCheck::builder(url)
+        .connect_timeout(Duration::from_millis(timeout_ms))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn healthy_plain_server_passes_with_its_version() {
+    let server = RedisServer::start();
+    let details = check(&server.url(), 5_000).check().await.unwrap();
+    assert_eq!(details.fields()["ping"], "PONG");
+    assert!(details.fields()["version"].starts_with('7'), "{details:?}");
+    assert_eq!(details.fields()["endpoint"], server.addr().to_string());
+}
+
+#[tokio::test]
+async fn tls_with_verification_off_passes() {
+    let server = RedisServer::builder().tls().start();
+    assert!(server.url().starts_with("rediss://"));
+    let check = RedisCheck::builder(server.url())
+        .accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    check.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn tls_with_verification_on_rejects_a_self_signed_certificate() {
+    let server = RedisServer::builder().tls().start();
+    let err = check(&server.url(), 5_000).check().await.unwrap_err();
+    let message = err.message();
+    assert!(message.contains("certificate"), "{message}");
+    assert!(
+        message.contains("REDIS_DISABLE_TLS_VERIFICATION"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn tls_with_the_ca_trusted_passes_verification() {
+    let server = RedisServer::builder().tls().start();
+    let check = RedisCheck::builder(server.url())
+        .root_certificates_pem(server.ca().unwrap().ca_pem.clone())
+        .build()
+        .unwrap();
+    check.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cluster_passes_with_its_state() {
+    let cluster = RedisCluster::start();
+    let details = check(&cluster.url(), 5_000).check().await.unwrap();
+    assert_eq!(details.fields()["cluster_state"], "ok");
+    assert_eq!(details.fields()["cluster_known_nodes"], "3");
+}
+
+#[tokio::test]
+async fn connection_refused_fails_well_within_the_timeout() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.stop();
+    let started = Instant::now();
+    let err = check(&url, 10_000).check().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.message().contains("connection refused"),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn a_blackhole_or_a_long_delay_fails_at_the_connect_timeout() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr()).await;
+    let url = format!("redis://{}", proxy.addr());
+    for fault in [Fault::Blackhole, Fault::Delay(Duration::from_secs(30))] {
+        proxy.set(fault);
+        let started = Instant::now();
+        let err = check(&url, 700).check().await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(650),
+            "{fault:?}: {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "{fault:?}: never hangs, took {elapsed:?}"
+        );
+        assert!(
+            err.message().contains("timed out"),
+            "{fault:?}: {}",
+            err.message()
+        );
+    }
+    proxy.set(Fault::Reset);
+    assert!(check(&url, 700).check().await.is_err());
+    proxy.set(Fault::Pass);
+    check(&url, 2_000).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unresolvable_host_fails_with_a_dns_message() {
+    let err = check("redis://no-such-host.invalid:6379", 5_000)
+        .check()
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("DNS"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn a_killed_then_restarted_server_fails_then_passes_again() {
+    let mut server = RedisServer::start();
+    let check = check(&server.url(), 2_000);
+    check.check().await.unwrap();
+    server.stop();
+    assert!(check.check().await.is_err());
+    server.restart();
+    check.check().await.unwrap();
+}
+
+/// A `MakeWriter` collecting every log line.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_and_no_password_appears_anywhere() {
+    let server = RedisServer::builder()
+        .password("right-horse-battery")
+        .start();
+    let wrong = format!("redis://:wrong-staple-9f3k@{}", server.addr());
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let health = Health::builder()
+        .check_with(
+            RedisCheck::builder(&wrong).build().unwrap(),
+            CheckOptions::new().backoff(Backoff::none()),
+        )
+        .build();
+    let report = health.check(Probe::All).await;
+    let entry = &report.checks[0];
+    assert_eq!(entry.status, CheckStatus::Fail);
+    assert!(
+        entry
+            .output
+            .as_deref()
+            .unwrap()
+            .contains("authentication failed"),
+        "{entry:?}"
+    );
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("check failed"),
+        "the failure is logged: {logs}"
+    );
+    for out in [
+        report.to_health_json(true),
+        report.to_text(true),
+        format!("{report:?}"),
+        logs,
+    ] {
+        assert!(!out.contains("wrong-staple-9f3k"), "password leaked: {out}");
+        assert!(
+            !out.contains("right-horse-battery"),
+            "password leaked: {out}"
+        );
+    }
+
+    // The right password passes.
+    let right = format!("redis://:right-horse-battery@{}", server.addr());
+    RedisCheck::builder(right)
+        .build()
+        .unwrap()
+        .check()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn environment_is_validated_without_echoing_the_password() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    assert!(RedisCheck::from_lookup(env(&[])).unwrap().is_none());
+    let err = RedisCheck::from_lookup(env(&[("REDIS_CONNECT_TIMEOUT_MS", "soon")])).unwrap_err();
+    assert_eq!(err.variable(), "REDIS_CONNECT_TIMEOUT_MS");
+    let err = RedisCheck::from_lookup(env(&[("REDIS_DISABLE_TLS_VERIFICATION", "yes please")]))
+        .unwrap_err();
+    assert!(err.to_string().contains("true or false"), "{err}");
+    let err =
+        RedisCheck::from_lookup(env(&[("REDIS_URI", "http://:pw-secret-1@host")])).unwrap_err();
+    assert_eq!(err.variable(), "REDIS_URI");
+    assert!(!err.to_string().contains("pw-secret-1"), "{err}");
+    let ok = RedisCheck::from_lookup(env(&[
+        ("REDIS_URI", "rediss://:p@cache:6379"),
+        ("REDIS_DISABLE_TLS_VERIFICATION", "true"),
+        ("REDIS_CONNECT_TIMEOUT_MS", "60000"),
+    ]))
+    .unwrap();
+    assert!(ok.is_some());
+}

@@ -1,0 +1,106 @@
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+
+/// What the [`FaultProxy`] does with new connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward both ways.
+    Pass,
+    /// Accept and never answer: reads nothing, writes nothing, keeps the connection open.
+    Blackhole,
+    /// Wait this long before connecting upstream and forwarding anything.
+    Delay(Duration),
+    /// Accept, then reset the connection (RST).
+    Reset,
+}
+
+/// A TCP proxy on a free loopback port in front of `upstream`, whose behaviour for new
+/// connections can be switched at any time. Stops when dropped.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    fault: Arc<Mutex<Fault>>,
+    _stop: watch::Sender<()>,
+}
+
+impl FaultProxy {
+    /// Starts forwarding to `upstream` (call inside a tokio runtime).
+    pub async fn start(upstream: SocketAddr) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fault proxy");
+        let addr = listener.local_addr().unwrap();
+        let fault = Arc::new(Mutex::new(Fault::Pass));
+        let (stop_tx, stop_rx) = watch::channel(());
+        let shared = fault.clone();
+        tokio::spawn(async move {
+            let mut stop = stop_rx.clone();
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = stop.changed() => return,
+                };
+                let Ok((client, _)) = accepted else { continue };
+                let fault = *shared.lock().unwrap();
+                let stop = stop_rx.clone();
+                tokio::spawn(handle(client, upstream, fault, stop));
+            }
+        });
+        FaultProxy {
+            addr,
+            fault,
+            _stop: stop_tx,
+        }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies `fault` to connections accepted from now on.
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
+    }
+}
+
+async fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    fault: Fault,
+    mut stop: watch::Receiver<()>,
+) {
+    match fault {
+        Fault::Pass => {}
+        Fault::Blackhole => {
+            // Hold the connection open and silent until the proxy stops.
+            let _ = stop.changed().await;
+            return;
+        }
+        Fault::Delay(delay) => {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return,
+            }
+        }
+        Fault::Reset => {
+            #[allow(deprecated)] // set_linger's close may block; it does not with a zero linger.
+            let _ = client.set_linger(Some(Duration::ZERO));
+            return;
+        }
+    }
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = stop.changed() => {}
+    }
+}
