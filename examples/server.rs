@@ -16,6 +16,8 @@
 //! | `HEALTH_CHECK_RETRY_DELAY_MS` | 1000 | first retry delay, doubling with jitter |
 //! | `HEALTH_CHECK_MAX_RETRY_DELAY_MS` | 10000 | cap on any delay |
 //! | `SKIP_HEALTH_CHECKS` | | `all` or `mongo,redis,storage,custom_code` |
+//! | `MONGO_URI` | | `mongodb://` or `mongodb+srv://` connection string: adds the `mongo` check |
+//! | `MONGO_SERVER_SELECTION_TIMEOUT_MS` | 30000 | driver server selection timeout |
 //! | `REDIS_URI` | | `redis://`, `rediss://` or `redis-cluster://` URL: adds the `redis` check |
 //! | `REDIS_CONNECT_TIMEOUT_MS` | 10000 | Redis connect timeout |
 //! | `REDIS_DISABLE_TLS_VERIFICATION` | false | accept ElastiCache's self-signed certificates |
@@ -72,6 +74,9 @@ type Registration = (Arc<dyn Check>, CheckOptions);
 /// The dependency checks the environment configures. Probe crates add theirs here.
 fn checks() -> Result<Vec<Registration>, EnvError> {
     let mut checks: Vec<Registration> = Vec::new();
+    if let Some(mongo) = vitals_mongodb::MongoCheck::from_env()? {
+        checks.push((Arc::new(mongo), CheckOptions::new()));
+    }
     if let Some(redis) = vitals_redis::RedisCheck::from_env()? {
         checks.push((Arc::new(redis), CheckOptions::new().non_critical()));
     }

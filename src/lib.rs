@@ -5,7 +5,8 @@
 //! - [`retry`]: backoff with capped jitter (always available);
 //! - the registry from `vitals-core` at the root;
 //! - `tower` (default): the HTTP probe layer, as [`tower`];
-//! - `redis`: the Redis / ElastiCache check, as `redis`.
+//! - `redis`: the Redis / ElastiCache check, as `redis`;
+//! - `mongodb`: the MongoDB check, as `mongodb`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -17,3 +18,6 @@ pub use vitals_tower as tower;
 
 #[cfg(feature = "redis")]
 pub use vitals_redis as redis;
+
+#[cfg(feature = "mongodb")]
+pub use vitals_mongodb as mongodb;

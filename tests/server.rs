@@ -103,6 +103,7 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
         ("HEALTH_CHECK_INTERVAL_MS", ""),
         ("REDIS_CONNECT_TIMEOUT_MS", "ten"),
         ("REDIS_DISABLE_TLS_VERIFICATION", "maybe"),
+        ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "-5"),
     ];
     for (var, value) in cases {
         let out = tokio::process::Command::new(example("server"))
@@ -220,5 +221,32 @@ async fn skip_health_checks_reports_redis_as_skipped() {
         lines.iter().all(|l| !l.contains("hunter2-pw")),
         "{lines:#?}"
     );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn mongo_uri_adds_a_critical_mongo_check() {
+    let mut mongo = vitals_testkit::MongoServer::start();
+    // The test server has no authentication, so this URI carries no password; the crate's own
+    // tests cover password scrubbing.
+    let uri = mongo.uri();
+    let (mut child, addr, _log) = start(&[
+        ("MONGO_URI", &uri),
+        ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "1000"),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
+    .await;
+    let status = |json: &serde_json::Value| json["checks"]["mongo"][0]["status"].clone();
+    poll_until(addr, "/readyz?verbose", "mongo pass", |code, j| {
+        code == 200 && status(j) == "pass"
+    })
+    .await;
+    mongo.stop();
+    let down = poll_until(addr, "/readyz?verbose", "mongo fail", |code, j| {
+        code == 503 && status(j) == "fail"
+    })
+    .await;
+    assert_eq!(down["status"], "fail");
     child.kill().await.unwrap();
 }

@@ -1,17 +1,20 @@
 //! Real backends for vitals' tests, started as child processes on free loopback ports and
 //! stopped when dropped: `redis-server` (plain, TLS, with a password, a 3-node cluster), a
-//! test certificate authority, and a TCP [`FaultProxy`] for faults a server cannot show
+//! MongoDB wire-compatible server (`jongodb`, TLS through stunnel), a test certificate
+//! authority, and a TCP [`FaultProxy`] for faults a server cannot show
 //! (blackhole, delay, reset).
 //!
 //! A missing binary is a failure that says to run `scripts/install-test-deps`; nothing here
 //! skips silently.
 #![forbid(unsafe_code)]
 
+mod mongo;
 mod process;
 mod proxy;
 mod redis;
 mod tls;
 
+pub use mongo::MongoServer;
 pub use process::{free_port, require_binary, wait_for_port};
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};

@@ -27,6 +27,7 @@ pub enum Fault {
 pub struct FaultProxy {
     addr: SocketAddr,
     fault: Arc<Mutex<Fault>>,
+    upstream: Arc<Mutex<SocketAddr>>,
     _stop: watch::Sender<()>,
 }
 
@@ -38,8 +39,10 @@ impl FaultProxy {
             .expect("bind the fault proxy");
         let addr = listener.local_addr().unwrap();
         let fault = Arc::new(Mutex::new(Fault::Pass));
+        let upstream = Arc::new(Mutex::new(upstream));
         let (stop_tx, stop_rx) = watch::channel(());
         let shared = fault.clone();
+        let target = upstream.clone();
         tokio::spawn(async move {
             let mut stop = stop_rx.clone();
             loop {
@@ -49,6 +52,7 @@ impl FaultProxy {
                 };
                 let Ok((client, _)) = accepted else { continue };
                 let fault = *shared.lock().unwrap();
+                let upstream = *target.lock().unwrap();
                 let stop = stop_rx.clone();
                 tokio::spawn(handle(client, upstream, fault, stop));
             }
@@ -56,6 +60,7 @@ impl FaultProxy {
         FaultProxy {
             addr,
             fault,
+            upstream,
             _stop: stop_tx,
         }
     }
@@ -63,6 +68,12 @@ impl FaultProxy {
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Forwards connections accepted from now on to `upstream` (a server restarted elsewhere
+    /// stays at the proxy's address).
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
     }
 
     /// Applies `fault` to connections accepted from now on.

@@ -1,0 +1,342 @@
+//! A [`vitals_core::Check`] for MongoDB, built on the official driver.
+//!
+//! [`MongoCheck`] runs `ping` against `admin`, then reads the server version (`buildInfo`)
+//! and topology (`hello`) for the details.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vitals_mongodb::MongoCheck;
+//!
+//! // MONGO_URI and MONGO_SERVER_SELECTION_TIMEOUT_MS, as in the deployment guide.
+//! let from_env = MongoCheck::from_env().expect("valid configuration");
+//!
+//! let check = MongoCheck::builder("mongodb+srv://app:secret@cluster0.example.net/app")
+//!     .server_selection_timeout(Duration::from_secs(60))
+//!     .build()
+//!     .expect("a valid connection string");
+//! # let _ = (from_env, check);
+//! ```
+#![forbid(unsafe_code)]
+
+use std::{fmt, time::Duration};
+
+use mongodb::{
+    Client,
+    bson::{Document, doc},
+    error::{Error, ErrorKind},
+    options::{ClientOptions, ConnectionString},
+};
+use tokio::sync::OnceCell;
+use vitals_core::{
+    Check, CheckError, Details, EnvError, async_trait,
+    config::{env_millis, lookup_env},
+    scrub,
+};
+
+pub use mongodb;
+
+/// The driver's (and the deployment guide's) default server selection timeout.
+pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_millis(30_000);
+
+/// Checks a MongoDB deployment with `ping`.
+pub struct MongoCheck {
+    name: String,
+    target: Target,
+    secrets: Vec<String>,
+}
+
+enum Target {
+    Uri {
+        connection_string: Box<ConnectionString>,
+        selection_timeout: Duration,
+        client: OnceCell<Client>,
+    },
+    Client(Client),
+}
+
+impl fmt::Debug for MongoCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoCheck")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection string that cannot be used. The message never contains the password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidMongoUri(String);
+
+impl fmt::Display for InvalidMongoUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidMongoUri {}
+
+/// Builds a [`MongoCheck`] from a connection string.
+#[must_use = "call .build() to get the check"]
+pub struct MongoCheckBuilder {
+    uri: String,
+    name: String,
+    selection_timeout: Duration,
+}
+
+impl fmt::Debug for MongoCheckBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoCheckBuilder")
+            .field("uri", &scrub(&self.uri))
+            .field("name", &self.name)
+            .field("selection_timeout", &self.selection_timeout)
+            .finish()
+    }
+}
+
+impl MongoCheckBuilder {
+    /// The check's name (default `mongo`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How long the driver looks for a suitable server (default 30 s). A
+    /// `serverSelectionTimeoutMS` in the URI wins over this.
+    pub fn server_selection_timeout(mut self, timeout: Duration) -> Self {
+        self.selection_timeout = timeout;
+        self
+    }
+
+    /// Validates the connection string (no connection or DNS lookup is made yet).
+    pub fn build(self) -> Result<MongoCheck, InvalidMongoUri> {
+        let connection_string = ConnectionString::parse(&self.uri).map_err(|e| {
+            InvalidMongoUri(format!(
+                "invalid MongoDB connection string {:?}: {}; expected mongodb://[user:password@]host[:port][/db][?options] or mongodb+srv://…",
+                scrub(&self.uri),
+                scrub(&message(&e))
+            ))
+        })?;
+        let secrets = connection_string
+            .credential
+            .as_ref()
+            .and_then(|c| c.password.clone())
+            .into_iter()
+            .collect();
+        Ok(MongoCheck {
+            name: self.name,
+            target: Target::Uri {
+                connection_string: Box::new(connection_string),
+                selection_timeout: self.selection_timeout,
+                client: OnceCell::new(),
+            },
+            secrets,
+        })
+    }
+}
+
+impl MongoCheck {
+    /// A builder for a check of the deployment at `uri`.
+    pub fn builder(uri: impl Into<String>) -> MongoCheckBuilder {
+        MongoCheckBuilder {
+            uri: uri.into(),
+            name: "mongo".to_owned(),
+            selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
+        }
+    }
+
+    /// Checks through the application's own client (and its connection pool).
+    pub fn from_client(client: Client) -> Self {
+        MongoCheck {
+            name: "mongo".to_owned(),
+            target: Target::Client(client),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Also scrubs `secret` from outputs (for [`MongoCheck::from_client`], whose password the
+    /// check cannot see).
+    #[must_use]
+    pub fn with_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    /// Renames the check (default `mongo`).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Reads `MONGO_URI` and `MONGO_SERVER_SELECTION_TIMEOUT_MS`; `Ok(None)` when `MONGO_URI`
+    /// is unset.
+    pub fn from_env() -> Result<Option<MongoCheck>, EnvError> {
+        MongoCheck::from_lookup(lookup_env)
+    }
+
+    /// Like [`MongoCheck::from_env`], reading through `lookup`.
+    pub fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Option<MongoCheck>, EnvError> {
+        let timeout = env_millis(
+            &mut lookup,
+            "MONGO_SERVER_SELECTION_TIMEOUT_MS",
+            DEFAULT_SERVER_SELECTION_TIMEOUT,
+        )?;
+        let Some(uri) = lookup("MONGO_URI") else {
+            return Ok(None);
+        };
+        MongoCheck::builder(uri.trim())
+            .server_selection_timeout(timeout)
+            .build()
+            .map(Some)
+            .map_err(|e| {
+                EnvError::new(
+                    "MONGO_URI",
+                    scrub(&uri),
+                    format!("a MongoDB connection string ({e})"),
+                )
+            })
+    }
+
+    async fn client(&self) -> Result<Client, CheckError> {
+        match &self.target {
+            Target::Client(client) => Ok(client.clone()),
+            Target::Uri {
+                connection_string,
+                selection_timeout,
+                client,
+            } => client
+                .get_or_try_init(|| async {
+                    // Resolves mongodb+srv records: a DNS failure here is retried next check.
+                    let mut options = ClientOptions::parse(connection_string.as_ref().clone())
+                        .await
+                        .map_err(|e| describe("resolve the connection string", &e))?;
+                    options.server_selection_timeout = options
+                        .server_selection_timeout
+                        .or(Some(*selection_timeout));
+                    options
+                        .app_name
+                        .get_or_insert_with(|| "vitals-health".to_owned());
+                    Client::with_options(options).map_err(|e| describe("create the client", &e))
+                })
+                .await
+                .cloned(),
+        }
+    }
+}
+
+async fn ping(client: &Client) -> Result<(), Error> {
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .await
+        .map(drop)
+}
+
+/// The message of a driver error, without the driver's labels.
+fn message(error: &Error) -> String {
+    match error.kind.as_ref() {
+        ErrorKind::ServerSelection { message, .. } => message.clone(),
+        ErrorKind::InvalidArgument { message, .. } => message.clone(),
+        ErrorKind::DnsResolve { message, .. } => message.clone(),
+        ErrorKind::Authentication { message, .. } => message.clone(),
+        _ => error.kind.to_string(),
+    }
+}
+
+/// Says what went wrong in words an operator acts on.
+fn describe(context: &str, error: &Error) -> CheckError {
+    let text = message(error);
+    let lower = text.to_ascii_lowercase();
+    let hint = match error.kind.as_ref() {
+        ErrorKind::Authentication { .. } => {
+            "authentication failed: check the user and password in MONGO_URI"
+        }
+        ErrorKind::DnsResolve { .. } => "DNS lookup failed: the host name does not resolve (yet)",
+        _ if lower.contains("certificate") || lower.contains("unknownissuer") => {
+            "TLS certificate rejected: trust its CA with tlsCAFile=… or, for testing only, tlsAllowInvalidCertificates=true"
+        }
+        _ if lower.contains("failed to lookup")
+            || lower.contains("name or service not known")
+            || lower.contains("no record found")
+            || lower.contains("dns") =>
+        {
+            "DNS lookup failed: the host name does not resolve (yet)"
+        }
+        _ if lower.contains("refused") => "connection refused: nothing listens at that address",
+        _ if lower.contains("timed out") || lower.contains("timeout") => "timed out",
+        ErrorKind::ServerSelection { .. } => "no suitable server found",
+        ErrorKind::Io(_) => "connection lost",
+        _ => "",
+    };
+    let text = scrub(&text);
+    CheckError::new(if hint.is_empty() {
+        format!("{context}: {text}")
+    } else {
+        format!("{context}: {hint} ({text})")
+    })
+}
+
+/// `buildInfo` and `hello` facts; failures here never fail the check.
+async fn details(client: &Client) -> Details {
+    let admin = client.database("admin");
+    let mut details = Details::new();
+    if let Ok(info) = admin.run_command(doc! { "buildInfo": 1 }).await
+        && let Ok(version) = info.get_str("version")
+    {
+        details = details.with("version", version);
+    }
+    if let Ok(hello) = admin.run_command(doc! { "hello": 1 }).await {
+        details = details.with("topology", topology(&hello));
+        if let Ok(wire) = hello.get_i32("maxWireVersion") {
+            details = details.with("max_wire_version", wire);
+        }
+    }
+    details
+}
+
+fn topology(hello: &Document) -> String {
+    if hello.get_str("msg") == Ok("isdbgrid") {
+        "sharded".to_owned()
+    } else if let Ok(set) = hello.get_str("setName") {
+        format!("replica set {set}")
+    } else {
+        "standalone".to_owned()
+    }
+}
+
+#[async_trait]
+impl Check for MongoCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component(&self) -> &str {
+        "mongo"
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.secrets.clone()
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        let client = self.client().await?;
+        if let Err(first) = ping(&client).await {
+            // A pooled connection that died answers the first ping with an I/O error; the pool
+            // is cleared, so a second ping goes through server selection and tells the truth.
+            let retry = matches!(
+                first.kind.as_ref(),
+                ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. }
+            );
+            let error = if retry {
+                ping(&client).await.err()
+            } else {
+                Some(first)
+            };
+            if let Some(error) = error {
+                return Err(describe("ping", &error));
+            }
+        }
+        Ok(details(&client).await)
+    }
+}

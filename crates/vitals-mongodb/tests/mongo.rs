@@ -1,0 +1,208 @@
+//! MongoCheck against a real wire-protocol server, stunnel and the fault proxy.
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use vitals_core::{Backoff, Check, CheckOptions, CheckStatus, Health, Probe};
+use vitals_mongodb::MongoCheck;
+use vitals_testkit::{Fault, FaultProxy, MongoServer};
+
+fn check(uri: &str, selection_ms: u64) -> MongoCheck {
+    MongoCheck::builder(uri)
+        .server_selection_timeout(Duration::from_millis(selection_ms))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn healthy_plain_server_passes_with_details() {
+    let server = MongoServer::start();
+    let details = check(&server.uri(), 5_000).check().await.unwrap();
+    assert_eq!(
+        details.fields().get("topology").map(String::as_str),
+        Some("standalone"),
+        "{details:?}"
+    );
+}
+
+#[tokio::test]
+async fn tls_with_the_test_ca_trusted_passes() {
+    let server = MongoServer::start_tls();
+    let uri = format!(
+        "{}&tlsCAFile={}",
+        server.uri(),
+        server.ca().unwrap().ca_path().display()
+    );
+    check(&uri, 5_000).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn tls_with_an_untrusted_certificate_fails_unless_invalid_certificates_are_allowed() {
+    let server = MongoServer::start_tls();
+    let err = check(&server.uri(), 2_000).check().await.unwrap_err();
+    assert!(err.message().contains("certificate"), "{}", err.message());
+    let insecure = format!("{}&tlsAllowInvalidCertificates=true", server.uri());
+    check(&insecure, 5_000).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn refused_blackholed_and_delayed_servers_fail_by_the_timeout() {
+    let server = MongoServer::start();
+    let proxy = FaultProxy::start(server.addr()).await;
+    let uri = format!(
+        "mongodb://{}/?directConnection=true&connectTimeoutMS=500",
+        proxy.addr()
+    );
+    for fault in [
+        Fault::Reset,
+        Fault::Blackhole,
+        Fault::Delay(Duration::from_secs(30)),
+    ] {
+        proxy.set(fault);
+        let started = Instant::now();
+        let err = check(&uri, 1_000).check().await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "{fault:?} never hangs: {elapsed:?}"
+        );
+        assert!(
+            err.message().starts_with("ping: "),
+            "{fault:?}: {}",
+            err.message()
+        );
+    }
+
+    let mut gone = MongoServer::start();
+    let uri = gone.uri();
+    gone.stop();
+    let err = check(&uri, 1_000).check().await.unwrap_err();
+    assert!(
+        err.message().contains("connection refused"),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn an_unresolvable_host_fails_and_says_so() {
+    let err = check(
+        "mongodb://no-such-host.invalid:27017/?directConnection=true",
+        1_000,
+    )
+    .check()
+    .await
+    .unwrap_err();
+    assert!(err.message().contains("DNS"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn a_killed_then_restarted_server_fails_then_passes_again() {
+    // The application's address stays the proxy's while the server dies and comes back
+    // (jongodb cannot rebind its old port while that port's connections sit in TIME_WAIT).
+    let mut server = MongoServer::start();
+    let proxy = FaultProxy::start(server.addr()).await;
+    let check = check(
+        &format!("mongodb://{}/?directConnection=true", proxy.addr()),
+        1_000,
+    );
+    check.check().await.unwrap();
+    server.stop();
+    let err = check.check().await.unwrap_err();
+    assert!(err.message().starts_with("ping: "), "{}", err.message());
+    let again = MongoServer::start();
+    proxy.set_upstream(again.addr());
+    check.check().await.unwrap();
+    drop(server);
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_uri_password_appears_in_no_report_or_log() {
+    let server = MongoServer::start();
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // One deployment that answers (the password is sent in the auth handshake) and one that is down.
+    let down = MongoServer::start();
+    let down_uri = format!(
+        "mongodb://app:s3cret-Mongo-pw@{}/?directConnection=true",
+        down.addr()
+    );
+    drop(down);
+    let up_uri = format!(
+        "mongodb://app:s3cret-Mongo-pw@{}/?directConnection=true",
+        server.addr()
+    );
+    let health = Health::builder()
+        .check_with(
+            check(&up_uri, 1_000),
+            CheckOptions::new().backoff(Backoff::none()),
+        )
+        .check_with(
+            check(&down_uri, 1_000).with_name("mongo-down"),
+            CheckOptions::new().backoff(Backoff::none()),
+        )
+        .build();
+    let report = health.check(Probe::All).await;
+    assert_eq!(
+        report.check("mongo-down").unwrap().status,
+        CheckStatus::Fail
+    );
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for out in [
+        report.to_health_json(true),
+        report.to_text(true),
+        format!("{report:?}"),
+        logs,
+    ] {
+        assert!(!out.contains("s3cret-Mongo-pw"), "password leaked: {out}");
+    }
+}
+
+#[test]
+fn environment_is_validated_without_echoing_the_password() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    assert!(MongoCheck::from_lookup(env(&[])).unwrap().is_none());
+    let err =
+        MongoCheck::from_lookup(env(&[("MONGO_SERVER_SELECTION_TIMEOUT_MS", "60s")])).unwrap_err();
+    assert_eq!(err.variable(), "MONGO_SERVER_SELECTION_TIMEOUT_MS");
+    let err =
+        MongoCheck::from_lookup(env(&[("MONGO_URI", "mysql://root:pw-secret-2@db")])).unwrap_err();
+    assert_eq!(err.variable(), "MONGO_URI");
+    assert!(!err.to_string().contains("pw-secret-2"), "{err}");
+    assert!(
+        MongoCheck::from_lookup(env(&[
+            ("MONGO_URI", "mongodb://u:p@db1,db2/app?replicaSet=rs0"),
+            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "60000"),
+        ]))
+        .unwrap()
+        .is_some()
+    );
+}
