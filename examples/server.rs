@@ -21,6 +21,10 @@
 //! | `REDIS_URI` | | `redis://`, `rediss://` or `redis-cluster://` URL: adds the `redis` check |
 //! | `REDIS_CONNECT_TIMEOUT_MS` | 10000 | Redis connect timeout |
 //! | `REDIS_DISABLE_TLS_VERIFICATION` | false | accept ElastiCache's self-signed certificates |
+//! | `TMP_STORAGE_BUCKET`, `CONNECTORS_STORAGE_BUCKET`, `STATIC_STORAGE_BUCKET` | | S3 buckets: adds the `storage` check (default AWS credential chain, IAM roles included) |
+//! | `STORAGE_DEEP_CHECK` | false | also check the tmp bucket's expiration rule and the static bucket's GET CORS rule (drift warns) |
+//! | `S3_FORCE_PATH_STYLE` | (true with a custom `AWS_ENDPOINT_URL`) | path-style S3 addressing |
+//! | `CUSTOM_CODE_RUNNER_URI` | | the custom-code runner's URL: adds the `custom_code` check |
 //! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background |
 //! | `HEALTH_CHECK_TIMEOUT_MS` | 30000 | vitals' own: the budget of one check run, retries included |
 //!
@@ -76,6 +80,12 @@ fn checks() -> Result<Vec<Registration>, EnvError> {
     let mut checks: Vec<Registration> = Vec::new();
     if let Some(mongo) = vitals_mongodb::MongoCheck::from_env()? {
         checks.push((Arc::new(mongo), CheckOptions::new()));
+    }
+    if let Some(storage) = vitals_s3::BucketCheck::from_env()? {
+        checks.push((Arc::new(storage), CheckOptions::new()));
+    }
+    if let Some(runner) = vitals_http::HttpCheck::from_env()? {
+        checks.push((Arc::new(runner), CheckOptions::new()));
     }
     if let Some(redis) = vitals_redis::RedisCheck::from_env()? {
         checks.push((Arc::new(redis), CheckOptions::new().non_critical()));

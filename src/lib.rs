@@ -6,7 +6,9 @@
 //! - the registry from `vitals-core` at the root;
 //! - `tower` (default): the HTTP probe layer, as [`tower`];
 //! - `redis`: the Redis / ElastiCache check, as `redis`;
-//! - `mongodb`: the MongoDB check, as `mongodb`.
+//! - `mongodb`: the MongoDB check, as `mongodb`;
+//! - `s3`: the S3 bucket check, as `s3`;
+//! - `http`: the HTTP upstream / custom-code runner check, as `http`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -21,3 +23,9 @@ pub use vitals_redis as redis;
 
 #[cfg(feature = "mongodb")]
 pub use vitals_mongodb as mongodb;
+
+#[cfg(feature = "s3")]
+pub use vitals_s3 as s3;
+
+#[cfg(feature = "http")]
+pub use vitals_http as http;

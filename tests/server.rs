@@ -104,6 +104,8 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
         ("REDIS_CONNECT_TIMEOUT_MS", "ten"),
         ("REDIS_DISABLE_TLS_VERIFICATION", "maybe"),
         ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "-5"),
+        ("TMP_STORAGE_BUCKET", "Tmp_Bucket"),
+        ("STORAGE_DEEP_CHECK", "2"),
     ];
     for (var, value) in cases {
         let out = tokio::process::Command::new(example("server"))
@@ -248,5 +250,110 @@ async fn mongo_uri_adds_a_critical_mongo_check() {
     })
     .await;
     assert_eq!(down["status"], "fail");
+    child.kill().await.unwrap();
+}
+
+/// The AWS variables that keep the default credential chain on loopback: no instance metadata,
+/// no profile files, a region, and the S3 server as the endpoint.
+fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", "/nonexistent/vitals/config".to_owned()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/vitals/credentials".to_owned(),
+        ),
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("TMP_STORAGE_BUCKET", "test-integration-app-tmp".to_owned()),
+        (
+            "CONNECTORS_STORAGE_BUCKET",
+            "test-integration-app-connectors".to_owned(),
+        ),
+        (
+            "STATIC_STORAGE_BUCKET",
+            "test-integration-app-static".to_owned(),
+        ),
+        ("HEALTH_CHECK_RETRIES", "0".to_owned()),
+        ("HEALTH_CHECK_INTERVAL_MS", "100".to_owned()),
+    ]
+}
+
+fn s3_with_buckets() -> vitals_testkit::S3Server {
+    let s3 = vitals_testkit::S3Server::start();
+    for bucket in [
+        "test-integration-app-tmp",
+        "test-integration-app-connectors",
+        "test-integration-app-static",
+    ] {
+        s3.create_bucket(bucket);
+    }
+    s3
+}
+
+#[tokio::test]
+async fn storage_passes_with_credentials_only_from_the_container_role_endpoint() {
+    let s3 = s3_with_buckets();
+    let role = vitals_testkit::CredentialsEndpoint::start(
+        vitals_testkit::S3_ACCESS_KEY,
+        vitals_testkit::S3_SECRET_KEY,
+    )
+    .await;
+    let mut env = aws_env(&s3.endpoint());
+    env.push(("AWS_CONTAINER_CREDENTIALS_FULL_URI", role.url()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut child, addr, _log) = start(&env).await;
+    let storage = |j: &serde_json::Value| j["checks"]["storage"][0].clone();
+    let up = poll_until(addr, "/?verbose", "storage pass", |code, j| {
+        code == 200 && storage(j)["status"] == "pass"
+    })
+    .await;
+    assert_eq!(storage(&up)["componentId"], "storage");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn storage_without_any_credentials_fails_and_says_so() {
+    let s3 = s3_with_buckets();
+    let env = aws_env(&s3.endpoint());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut child, addr, _log) = start(&env).await;
+    // Before its first run the check is pending (and fails readiness); wait for a real result.
+    let down = poll_until(addr, "/?verbose", "storage fail", |code, j| {
+        code == 503 && j["checks"]["storage"][0]["source"] == "background"
+    })
+    .await;
+    assert_eq!(down["checks"]["storage"][0]["status"], "fail");
+    let output = down["checks"]["storage"][0]["output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(output.contains("no AWS credentials found"), "{output}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_custom_code_runner_is_checked() {
+    // The runner stand-in is another instance of this server: its /livez answers 200.
+    let (mut runner, runner_addr, _runner_log) = start(&[]).await;
+    let runner_uri = format!("http://{runner_addr}/livez");
+    let (mut child, addr, _log) = start(&[
+        ("CUSTOM_CODE_RUNNER_URI", runner_uri.as_str()),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
+    .await;
+    let status = |j: &serde_json::Value| j["checks"]["custom_code"][0]["status"].clone();
+    poll_until(addr, "/?verbose", "custom_code pass", |code, j| {
+        code == 200 && status(j) == "pass"
+    })
+    .await;
+    runner.kill().await.unwrap();
+    poll_until(addr, "/?verbose", "custom_code fail", |code, j| {
+        code == 503
+            && status(j) == "fail"
+            && j["checks"]["custom_code"][0]["source"] == "background"
+    })
+    .await;
     child.kill().await.unwrap();
 }

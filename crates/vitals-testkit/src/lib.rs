@@ -1,7 +1,8 @@
 //! Real backends for vitals' tests, started as child processes on free loopback ports and
 //! stopped when dropped: `redis-server` (plain, TLS, with a password, a 3-node cluster), a
 //! MongoDB wire-compatible server (`jongodb`, TLS through stunnel), a test certificate
-//! authority, and a TCP [`FaultProxy`] for faults a server cannot show
+//! authority, an S3 server that verifies SigV4 (`s3s-fs`) with a loopback container-credentials
+//! endpoint, and a TCP [`FaultProxy`] for faults a server cannot show
 //! (blackhole, delay, reset).
 //!
 //! A missing binary is a failure that says to run `scripts/install-test-deps`; nothing here
@@ -12,10 +13,12 @@ mod mongo;
 mod process;
 mod proxy;
 mod redis;
+mod s3;
 mod tls;
 
 pub use mongo::MongoServer;
 pub use process::{free_port, require_binary, wait_for_port};
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
+pub use s3::{CredentialsEndpoint, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 pub use tls::TestCa;

@@ -1,0 +1,278 @@
+//! A [`vitals_core::Check`] for an HTTP upstream.
+//!
+//! ```
+//! use vitals_http::HttpCheck;
+//!
+//! let runner = HttpCheck::builder("http://custom-code-runner:8080/health")
+//!     .name("custom_code")
+//!     .component("custom_code")
+//!     .expect_status(200..=204)
+//!     .build()
+//!     .unwrap();
+//! # let _ = runner;
+//! ```
+#![forbid(unsafe_code)]
+
+use std::{fmt, ops::RangeInclusive, time::Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Uri, header};
+use http_body_util::{BodyExt, Empty};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use vitals_core::{Check, CheckError, Details, EnvError, async_trait, config::lookup_env, scrub};
+
+/// Checks an HTTP endpoint with `GET`.
+pub struct HttpCheck {
+    name: String,
+    component: String,
+    uri: Uri,
+    shown: String,
+    authorization: Option<HeaderValue>,
+    expect: RangeInclusive<u16>,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    secrets: Vec<String>,
+}
+
+impl fmt::Debug for HttpCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCheck")
+            .field("name", &self.name)
+            .field("url", &self.shown)
+            .field("expect", &self.expect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL that cannot be checked. The message never contains its credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidHttpCheck(String);
+
+impl fmt::Display for InvalidHttpCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidHttpCheck {}
+
+/// Builds an [`HttpCheck`].
+#[must_use = "call .build() to get the check"]
+#[derive(Debug)]
+pub struct HttpCheckBuilder {
+    url: String,
+    name: String,
+    component: String,
+    expect: RangeInclusive<u16>,
+}
+
+impl HttpCheckBuilder {
+    /// The check's name (default `http`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The component (default: the name), as `SKIP_HEALTH_CHECKS` names it.
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.component = component.into();
+        self
+    }
+
+    /// The statuses that pass (default `200..=299`).
+    pub fn expect_status(mut self, statuses: RangeInclusive<u16>) -> Self {
+        self.expect = statuses;
+        self
+    }
+
+    /// Parses the URL and prepares the client (no request is made yet).
+    pub fn build(self) -> Result<HttpCheck, InvalidHttpCheck> {
+        let invalid = |why: &str| {
+            InvalidHttpCheck(format!(
+                "invalid URL {:?}: {why}; expected http:// or https:// followed by a host",
+                scrub(&self.url)
+            ))
+        };
+        let uri: Uri = self.url.trim().parse().map_err(|_| invalid("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            _ => return Err(invalid("unsupported scheme")),
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid("no host"))?
+            .as_str()
+            .to_owned();
+        let mut secrets = Vec::new();
+        // Credentials in the URL become a Basic Authorization header, never part of the
+        // request or of any message.
+        let (authorization, host) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                secrets.extend(
+                    [user, password]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .map(|s| s.to_string()),
+                );
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                secrets.push(token.clone());
+                let value = HeaderValue::from_str(&format!("Basic {token}"))
+                    .map_err(|_| invalid("bad credentials"))?;
+                (Some(value), host)
+            }
+            None => (None, authority.as_str()),
+        };
+        let query = uri.query().unwrap_or("").to_owned();
+        for pair in query.split('&') {
+            if let Some((key, value)) = pair.split_once('=') {
+                let key = key.to_ascii_lowercase();
+                if ["token", "key", "secret", "password", "signature"]
+                    .iter()
+                    .any(|k| key.contains(k))
+                {
+                    secrets.push(value.to_owned());
+                }
+            }
+        }
+        let mut parts = uri.into_parts();
+        parts.authority = Some(host.parse().map_err(|_| invalid("bad host"))?);
+        let uri = Uri::from_parts(parts).map_err(|_| invalid("not a URL"))?;
+        let connector = HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider())
+            .map_err(|e| InvalidHttpCheck(format!("no TLS roots available: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(HttpCheck {
+            shown: scrub(&uri.to_string()),
+            name: self.name,
+            component: self.component,
+            uri,
+            authorization,
+            expect: self.expect,
+            client,
+            secrets,
+        })
+    }
+}
+
+fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    if let Some(provider) = rustls::crypto::CryptoProvider::get_default() {
+        return provider.clone();
+    }
+    std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+impl HttpCheck {
+    /// A builder for a check of `url`.
+    pub fn builder(url: impl Into<String>) -> HttpCheckBuilder {
+        HttpCheckBuilder {
+            url: url.into(),
+            name: "http".to_owned(),
+            component: String::new(),
+            expect: 200..=299,
+        }
+    }
+
+    /// The custom-code runner from `CUSTOM_CODE_RUNNER_URI` (check and component
+    /// `custom_code`); `Ok(None)` when unset.
+    pub fn from_env() -> Result<Option<HttpCheck>, EnvError> {
+        HttpCheck::from_lookup(lookup_env)
+    }
+
+    /// Like [`HttpCheck::from_env`], reading through `lookup`.
+    pub fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Option<HttpCheck>, EnvError> {
+        let Some(url) = lookup("CUSTOM_CODE_RUNNER_URI") else {
+            return Ok(None);
+        };
+        HttpCheck::builder(url.clone())
+            .name("custom_code")
+            .component("custom_code")
+            .build()
+            .map(Some)
+            .map_err(|e| {
+                EnvError::new(
+                    "CUSTOM_CODE_RUNNER_URI",
+                    scrub(&url),
+                    format!("an http(s) URL ({e})"),
+                )
+            })
+    }
+}
+
+#[async_trait]
+impl Check for HttpCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component(&self) -> &str {
+        if self.component.is_empty() {
+            &self.name
+        } else {
+            &self.component
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.secrets.clone()
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        let mut request = Request::get(self.uri.clone())
+            .header(header::USER_AGENT, "vitals-health-check")
+            .body(Empty::new())
+            .map_err(|e| CheckError::permanent(format!("cannot build the request: {e}")))?;
+        if let Some(authorization) = &self.authorization {
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, authorization.clone());
+        }
+        let started = Instant::now();
+        let response = self.client.request(request).await.map_err(|e| {
+            let text = CheckError::from_error(&e).message().to_owned();
+            let lower = text.to_ascii_lowercase();
+            let hint = if lower.contains("refused") {
+                "connection refused"
+            } else if lower.contains("dns") || lower.contains("lookup") {
+                "DNS lookup failed"
+            } else if lower.contains("certificate") {
+                "TLS certificate rejected"
+            } else {
+                "request failed"
+            };
+            CheckError::new(format!("GET {}: {hint} ({})", self.shown, scrub(&text)))
+        })?;
+        let status = response.status();
+        // Read (and bound) the body so the connection can be reused.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            response.into_body().collect(),
+        )
+        .await;
+        let latency = started.elapsed();
+        let details = Details::new()
+            .with("status", status.as_u16())
+            .with("latency_ms", latency.as_millis());
+        if self.expect.contains(&status.as_u16()) {
+            Ok(details)
+        } else {
+            Err(CheckError::new(format!(
+                "GET {} answered {status}, expected {}..={}",
+                self.shown,
+                self.expect.start(),
+                self.expect.end()
+            ))
+            .with_details(details))
+        }
+    }
+}
