@@ -8,7 +8,8 @@
 //! - `redis`: the Redis / ElastiCache check, as `redis`;
 //! - `mongodb`: the MongoDB check, as `mongodb`;
 //! - `s3`: the S3 bucket check, as `s3`;
-//! - `http`: the HTTP upstream / custom-code runner check, as `http`.
+//! - `http`: the HTTP upstream / custom-code runner check, as `http`;
+//! - `tonic`: `grpc.health.v1` served from the registry, as `tonic`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -29,3 +30,6 @@ pub use vitals_s3 as s3;
 
 #[cfg(feature = "http")]
 pub use vitals_http as http;
+
+#[cfg(feature = "tonic")]
+pub use vitals_tonic as tonic;

@@ -41,6 +41,7 @@ type Listener = Box<dyn Fn(&StatusChange) + Send + Sync>;
 #[must_use]
 pub struct RunOptions {
     exclude: Vec<String>,
+    only: Option<String>,
     deadline: Option<Instant>,
 }
 
@@ -68,8 +69,14 @@ impl RunOptions {
         self.deadline(Instant::now() + timeout)
     }
 
+    /// Runs and reports only the check called `name` (`/readyz/NAME`, a gRPC service name).
+    pub fn only(mut self, name: impl Into<String>) -> Self {
+        self.only = Some(name.into());
+        self
+    }
+
     fn excludes(&self, name: &str) -> bool {
-        self.exclude.iter().any(|e| e == name)
+        self.exclude.iter().any(|e| e == name) || self.only.as_deref().is_some_and(|o| o != name)
     }
 }
 
@@ -95,6 +102,7 @@ impl fmt::Debug for Health {
 struct Inner {
     entries: Vec<Entry>,
     draining: AtomicBool,
+    drained: watch::Sender<bool>,
     started: AtomicBool,
     reports: watch::Sender<Arc<Report>>,
     listeners: Vec<Listener>,
@@ -328,6 +336,7 @@ impl HealthBuilder {
         let inner = Arc::new(Inner {
             entries,
             draining: AtomicBool::new(false),
+            drained: watch::channel(false).0,
             started: AtomicBool::new(false),
             reports,
             listeners: self.listeners,
@@ -421,7 +430,15 @@ impl Health {
     pub fn drain(&self) {
         if !self.inner.draining.swap(true, Ordering::AcqRel) {
             tracing::info!("vitals: draining; readiness now fails");
+            self.inner.drained.send_replace(true);
         }
+    }
+
+    /// Resolves once [`Health::drain`] has been called: long-lived watchers (gRPC `Watch`
+    /// streams) end on it so a graceful shutdown is not held open.
+    pub async fn drained(&self) {
+        let mut rx = self.inner.drained.subscribe();
+        let _ = rx.wait_for(|drained| *drained).await;
     }
 
     /// Whether [`Health::drain`] was called.
@@ -437,6 +454,11 @@ impl Health {
     /// A channel of reports over every check, updated after each completed run.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Report>> {
         self.inner.reports.subscribe()
+    }
+
+    /// Whether a check called `name` is registered.
+    pub fn has_check(&self, name: &str) -> bool {
+        self.inner.entries.iter().any(|e| e.name == name)
     }
 
     /// The names of the registered checks, skipped ones included.

@@ -1,0 +1,207 @@
+//! grpc.health.v1 from the registry, seen by tonic-health's standard client, with a real
+//! Redis going down and up.
+use std::{net::SocketAddr, time::Duration};
+
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use vitals::{
+    Backoff, Check, CheckError, CheckOptions, Details, Health, async_trait,
+    tonic::{GrpcHealth, HealthListRequest, HealthListResponse},
+};
+use vitals_redis::RedisCheck;
+use vitals_testkit::RedisServer;
+
+async fn serve(health: Health) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = GrpcHealth::new(health.clone())
+        .watch_interval(Duration::from_millis(50))
+        .into_service();
+    let server = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async move { health.drained().await },
+            )
+            .await
+            .unwrap();
+    });
+    (addr, server)
+}
+
+async fn client(addr: SocketAddr) -> HealthClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+}
+
+async fn status(
+    client: &mut HealthClient<Channel>,
+    service: &str,
+) -> Result<ServingStatus, tonic::Status> {
+    let reply = client
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await?;
+    Ok(ServingStatus::try_from(reply.into_inner().status).unwrap())
+}
+
+fn redis_health(redis: &RedisServer) -> Health {
+    let check = RedisCheck::builder(redis.url())
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    Health::builder()
+        .ttl(Duration::ZERO)
+        .backoff(Backoff::none())
+        .check_with(check, CheckOptions::new().timeout(Duration::from_secs(2)))
+        .build()
+}
+
+#[tokio::test]
+async fn check_and_watch_follow_a_real_backend_down_and_up() {
+    let mut redis = RedisServer::start();
+    let health = redis_health(&redis);
+    let (addr, server) = serve(health.clone()).await;
+    let mut client = client(addr).await;
+
+    assert_eq!(
+        status(&mut client, "").await.unwrap(),
+        ServingStatus::Serving
+    );
+    assert_eq!(
+        status(&mut client, "redis").await.unwrap(),
+        ServingStatus::Serving
+    );
+    assert_eq!(
+        status(&mut client, "livez").await.unwrap(),
+        ServingStatus::Serving
+    );
+    let unknown = status(&mut client, "no-such-service").await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    let mut watch = client
+        .watch(HealthCheckRequest {
+            service: "redis".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let next = |s: Option<Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>| {
+        ServingStatus::try_from(s.expect("stream open").unwrap().status).unwrap()
+    };
+    assert_eq!(next(watch.next().await), ServingStatus::Serving);
+
+    redis.stop();
+    let flipped = tokio::time::timeout(Duration::from_secs(20), watch.next())
+        .await
+        .unwrap();
+    assert_eq!(next(flipped), ServingStatus::NotServing);
+    assert_eq!(
+        status(&mut client, "").await.unwrap(),
+        ServingStatus::NotServing
+    );
+
+    redis.restart();
+    let back = tokio::time::timeout(Duration::from_secs(20), watch.next())
+        .await
+        .unwrap();
+    assert_eq!(next(back), ServingStatus::Serving);
+
+    // An unknown service on Watch: SERVICE_UNKNOWN, and the stream stays open.
+    let mut unknown = client
+        .watch(HealthCheckRequest {
+            service: "later".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next(unknown.next().await), ServingStatus::ServiceUnknown);
+
+    // List names every service.
+    let list = list(addr).await;
+    for name in ["", "redis", "livez", "readyz", "startupz", "healthz"] {
+        assert_eq!(
+            list.statuses[name].status,
+            ServingStatus::Serving as i32,
+            "{name}"
+        );
+    }
+
+    // Draining ends open streams and lets the server shut down.
+    health.drain();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while watch.next().await.is_some() {}
+        while unknown.next().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "watch streams must end on drain");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn list(addr: SocketAddr) -> HealthListResponse {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/List");
+    grpc.unary(
+        tonic::Request::new(HealthListRequest {}),
+        path,
+        tonic_prost::ProstCodec::default(),
+    )
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+struct Slow;
+
+#[async_trait]
+impl Check for Slow {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    async fn check(&self) -> Result<Details, CheckError> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(Details::new())
+    }
+}
+
+#[tokio::test]
+async fn the_callers_grpc_timeout_bounds_the_checks() {
+    let health = Health::builder()
+        .check_with(Slow, CheckOptions::new().timeout(Duration::from_secs(60)))
+        .build();
+    let (addr, _server) = serve(health).await;
+    let mut client = client(addr).await;
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    request.set_timeout(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let reply = client
+        .check(request)
+        .await
+        .expect("an answer, not DEADLINE_EXCEEDED");
+    assert_eq!(reply.into_inner().status, ServingStatus::NotServing as i32);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
