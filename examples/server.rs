@@ -27,6 +27,7 @@
 //! | `CUSTOM_CODE_RUNNER_URI` | | the custom-code runner's URL: adds the `custom_code` check |
 //! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background |
 //! | `HEALTH_CHECK_TIMEOUT_MS` | 30000 | vitals' own: the budget of one check run, retries included |
+//! | `SHUTDOWN_DELAY_MS` | 5000 | after SIGTERM, keep serving this long with readiness failing, so load balancers stop sending before the listener closes |
 //!
 //! Redis is registered non-critical: the guide says it "is only used as a cache … and can be
 //! safely restarted or cleared", so a Redis outage makes probes `warn` (still 200) instead of
@@ -51,6 +52,7 @@ struct Settings {
     health: HealthConfig,
     interval: Duration,
     timeout: Duration,
+    shutdown_delay: Duration,
 }
 
 fn settings() -> Result<Settings, EnvError> {
@@ -69,6 +71,10 @@ fn settings() -> Result<Settings, EnvError> {
         health: HealthConfig::from_env()?,
         interval: env_millis(&mut env, "HEALTH_CHECK_INTERVAL_MS", Duration::from_secs(5))?,
         timeout: env_millis(&mut env, "HEALTH_CHECK_TIMEOUT_MS", Duration::from_secs(30))?,
+        shutdown_delay: match lookup_env("SHUTDOWN_DELAY_MS").as_deref().map(str::trim) {
+            Some("0") => Duration::ZERO,
+            _ => env_millis(&mut env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5))?,
+        },
     })
 }
 
@@ -157,7 +163,7 @@ async fn main() -> ExitCode {
     let health = builder.build();
 
     let app = Router::new()
-        .route("/hello", get(|| async { "hello\n" }))
+        .route("/hello", get(hello))
         .layer(HealthLayer::new(health.clone()).route("/", Probe::All));
 
     let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
@@ -174,7 +180,7 @@ async fn main() -> ExitCode {
     tracing::info!("listening on {local}");
 
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal(health))
+        .with_graceful_shutdown(shutdown_signal(health, settings.shutdown_delay))
         .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,8 +191,25 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Waits for SIGTERM or Ctrl-C, then fails readiness at once before the server stops.
-async fn shutdown_signal(health: Health) {
+/// The application's own endpoint: `GET /hello[?delay_ms=N]` answers after `N` ms of "work".
+async fn hello(uri: axum::http::Uri) -> &'static str {
+    let delay = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("delay_ms=")))
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(60_000);
+    if delay > 0 {
+        tracing::info!(delay_ms = delay, "hello: working");
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    "hello\n"
+}
+
+/// Waits for SIGTERM or Ctrl-C; then readiness fails at once, the server keeps serving for
+/// `delay` (so load balancers see the failing probe and stop sending), and only then stops
+/// accepting and finishes in-flight requests.
+async fn shutdown_signal(health: Health, delay: Duration) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -206,5 +229,10 @@ async fn shutdown_signal(health: Health) {
         () = term => {},
     }
     health.drain();
-    tracing::info!("shutting down: readiness fails, finishing in-flight requests");
+    tracing::info!(
+        delay_ms = delay.as_millis() as u64,
+        "shutting down: readiness fails now; the listener closes after the delay"
+    );
+    tokio::time::sleep(delay).await;
+    tracing::info!("closing the listener; finishing in-flight requests");
 }

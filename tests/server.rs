@@ -1,15 +1,11 @@
 //! `examples/server.rs` as a process: serves the probes, rejects bad configuration.
 mod common;
 
-use std::{net::SocketAddr, process::Stdio, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use common::{example, http};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::Child;
 
-/// Starts the server on a free port and returns it with its address (read from its log).
 async fn start(
     env: &[(&str, &str)],
 ) -> (
@@ -17,38 +13,7 @@ async fn start(
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
-    let mut cmd = Command::new(example("server"));
-    cmd.env_clear()
-        .env("PORT", "0")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn the server example");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let _ = tx.send(line.clone());
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                let port: u16 = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
-                return SocketAddr::from(([127, 0, 0, 1], port));
-            }
-        }
-        panic!("server exited before listening");
-    })
-    .await
-    .expect("server did not start listening within 30 s");
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = tx.send(line);
-        }
-    });
-    (child, addr, rx)
+    common::start_example("server", env).await
 }
 
 #[tokio::test]
@@ -76,16 +41,38 @@ async fn serves_the_root_and_probe_paths_with_nothing_configured() {
 }
 
 #[tokio::test]
-async fn sigterm_drains_readiness_and_exits_cleanly() {
-    let (mut child, addr, _log) = start(&[]).await;
+async fn sigterm_fails_readiness_at_once_finishes_in_flight_requests_and_exits() {
+    let (mut child, addr, mut log) = start(&[("SHUTDOWN_DELAY_MS", "1500")]).await;
     assert_eq!(http(addr, "GET", "/readyz", &[]).await.status, 200);
+
+    // A request in flight across the shutdown: wait until the handler has started it.
+    let in_flight =
+        tokio::spawn(async move { http(addr, "GET", "/hello?delay_ms=2500", &[]).await });
+    common::wait_for_log(&mut log, "hello: working").await;
+
     let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    common::wait_for_log(&mut log, "readiness fails now").await;
+    let ready = http(addr, "GET", "/readyz", &[]).await;
+    assert_eq!(
+        ready.status, 503,
+        "readiness fails at once during the drain delay"
+    );
+    assert_eq!(
+        http(addr, "GET", "/livez", &[]).await.status,
+        200,
+        "liveness is unaffected"
+    );
+
+    let finished = in_flight.await.unwrap();
+    assert_eq!((finished.status, finished.body.as_str()), (200, "hello\n"));
+    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .unwrap()
         .unwrap();
@@ -106,6 +93,8 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
         ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "-5"),
         ("TMP_STORAGE_BUCKET", "Tmp_Bucket"),
         ("STORAGE_DEEP_CHECK", "2"),
+        ("SHUTDOWN_DELAY_MS", "-1"),
+        ("CUSTOM_CODE_RUNNER_URI", "runner:8080"),
     ];
     for (var, value) in cases {
         let out = tokio::process::Command::new(example("server"))

@@ -1,9 +1,13 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    process::{Child, Command},
+    sync::mpsc::UnboundedReceiver,
+};
 
 /// A parsed HTTP/1.1 response.
 #[derive(Debug)]
@@ -112,4 +116,57 @@ pub fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Starts an example with a clean environment plus `env` and `PORT=0`, and returns it with the
+/// address it logged (`listening on …`) and a channel of its log lines.
+pub async fn start_example(
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Child, SocketAddr, UnboundedReceiver<String>) {
+    let mut cmd = Command::new(example(name));
+    cmd.env_clear()
+        .env("PORT", "0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn the example");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let _ = tx.send(line.clone());
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                let port: u16 = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
+                return SocketAddr::from(([127, 0, 0, 1], port));
+            }
+        }
+        panic!("{name} exited before listening");
+    })
+    .await
+    .expect("the example did not start listening within 30 s");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    (child, addr, rx)
+}
+
+/// Waits until a log line contains `needle`, or panics after 20 s.
+pub async fn wait_for_log(log: &mut UnboundedReceiver<String>, needle: &str) -> String {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = log.recv().await {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("log ended without {needle:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no log line with {needle:?} within 20 s"))
 }

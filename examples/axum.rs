@@ -1,0 +1,51 @@
+//! vitals in an axum application: one `.layer(..)` on the Router.
+//!
+//! `cargo run --example axum`, then `curl -s 'localhost:3000/readyz?verbose'`.
+
+use std::time::Duration;
+
+use axum::{Router, routing::get};
+use vitals::{Check, CheckError, CheckOptions, Details, Health, async_trait, tower::HealthLayer};
+
+/// A check of the application's own: the scratch directory must be writable.
+struct ScratchDir;
+
+#[async_trait]
+impl Check for ScratchDir {
+    fn name(&self) -> &str {
+        "scratch"
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        let dir = std::env::temp_dir();
+        let probe = dir.join(format!("vitals-{}", std::process::id()));
+        tokio::fs::write(&probe, b"ok").await?;
+        tokio::fs::remove_file(&probe).await?;
+        Ok(Details::new().with("dir", dir.display()))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let health = Health::builder()
+        .check_with(
+            ScratchDir,
+            CheckOptions::new().timeout(Duration::from_secs(2)),
+        )
+        .build();
+
+    let app = Router::new()
+        .route("/", get(|| async { "hello from axum\n" }))
+        .layer(HealthLayer::new(health));
+
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+        .await
+        .expect("bind");
+    tracing::info!("listening on {}", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.expect("serve");
+}

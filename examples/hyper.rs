@@ -1,0 +1,54 @@
+//! vitals on a bare hyper 1 server: the layer wraps a `service_fn`, hyper-util serves it.
+//!
+//! `cargo run --example hyper`, then `curl -i localhost:3001/livez`.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+    service::TowerToHyperService,
+};
+use tower::{Layer, service_fn};
+use vitals::{Health, tower::HealthLayer};
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let health = Health::builder().build();
+    let app = service_fn(|req: Request<hyper::body::Incoming>| async move {
+        let body = format!("hello from hyper: {}\n", req.uri().path());
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+    });
+    let service = HealthLayer::new(health).layer(app);
+
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+        .await
+        .expect("bind");
+    tracing::info!("listening on {}", listener.local_addr().unwrap());
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!("accept failed: {err}");
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            if let Err(err) = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!("connection ended: {err}");
+            }
+        });
+    }
+}

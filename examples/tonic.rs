@@ -1,0 +1,117 @@
+//! vitals in a tonic gRPC server: `grpc.health.v1` from the registry (for Kubernetes' native
+//! gRPC probes) and the HTTP probe layer on the same port, beside a real gRPC service.
+//!
+//! `cargo run --example tonic`; probe with `vitals-probe grpc://127.0.0.1:50051` or
+//! `curl --http1.1 localhost:50051/readyz`. SIGTERM drains: readiness fails, `Watch` streams
+//! end, in-flight calls finish, the process exits.
+
+use std::{
+    convert::Infallible,
+    task::{Context, Poll},
+};
+
+use tonic::{
+    Request, Response, Status,
+    codegen::{Body, BoxFuture, StdError},
+    server::{NamedService, UnaryService},
+};
+use vitals::{Health, tonic::GrpcHealth, tower::HealthLayer};
+
+/// The example's own gRPC message, `vitals.example.EchoMessage { string text = 1; }`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoMessage {
+    /// The text echoed back.
+    #[prost(string, tag = "1")]
+    pub text: String,
+}
+
+/// `vitals.example.Echo/Say`: a unary gRPC service written against tonic's server API.
+#[derive(Clone, Debug, Default)]
+pub struct EchoServer;
+
+impl NamedService for EchoServer {
+    const NAME: &'static str = "vitals.example.Echo";
+}
+
+struct Say;
+
+impl UnaryService<EchoMessage> for Say {
+    type Response = EchoMessage;
+    type Future = BoxFuture<Response<EchoMessage>, Status>;
+
+    fn call(&mut self, request: Request<EchoMessage>) -> Self::Future {
+        let text = format!("echo: {}", request.into_inner().text);
+        Box::pin(async move { Ok(Response::new(EchoMessage { text })) })
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for EchoServer
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        Box::pin(async move {
+            if request.uri().path() == "/vitals.example.Echo/Say" {
+                let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                Ok(grpc.unary(Say, request).await)
+            } else {
+                Ok(Status::unimplemented("no such method").into_http())
+            }
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let health = Health::builder().build();
+
+    let port = std::env::var("PORT").unwrap_or_else(|_| "50051".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+        .await
+        .expect("bind");
+    tracing::info!("listening on {}", listener.local_addr().unwrap());
+
+    let drain = health.clone();
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(HealthLayer::new(health.clone()))
+        .add_service(GrpcHealth::new(health.clone()).into_service())
+        .add_service(EchoServer)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async move {
+                wait_for_signal().await;
+                drain.drain();
+                tracing::info!("shutting down: readiness fails, Watch streams end");
+            },
+        )
+        .await
+        .expect("serve");
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install a SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

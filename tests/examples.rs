@@ -1,0 +1,104 @@
+//! The framework examples, started as processes and probed.
+mod common;
+
+use std::time::Duration;
+
+use common::{http, start_example};
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+#[tokio::test]
+async fn the_axum_example_answers_probes_and_its_routes() {
+    let (mut child, addr, _log) = start_example("axum", &[]).await;
+    let ready = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
+    assert_eq!(
+        (ready.status, ready.body.as_str()),
+        (200, "[+]scratch ok\nreadyz check passed\n")
+    );
+    let root = http(addr, "GET", "/", &[]).await;
+    assert_eq!(root.body, "hello from axum\n");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_hyper_example_answers_probes_and_passes_the_rest_through() {
+    let (mut child, addr, _log) = start_example("hyper", &[]).await;
+    assert_eq!(http(addr, "GET", "/livez", &[]).await.status, 200);
+    let other = http(addr, "GET", "/orders/7", &[]).await;
+    assert_eq!(other.body, "hello from hyper: /orders/7\n");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_tonic_example_serves_grpc_health_http_probes_and_its_service() {
+    let (mut child, addr, mut log) = start_example("tonic", &[]).await;
+    assert_eq!(http(addr, "GET", "/readyz", &[]).await.status, 200);
+
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel.clone());
+    let reply = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32);
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct EchoMessage {
+        #[prost(string, tag = "1")]
+        text: String,
+    }
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let echoed: EchoMessage = grpc
+        .unary(
+            tonic::Request::new(EchoMessage { text: "hi".into() }),
+            http::uri::PathAndQuery::from_static("/vitals.example.Echo/Say"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(echoed.text, "echo: hi");
+
+    // An open Watch ends when SIGTERM drains the server, and the process exits cleanly.
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(watch.message().await.unwrap().is_some());
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    common::wait_for_log(&mut log, "shutting down").await;
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut last = None;
+        while let Ok(Some(message)) = watch.message().await {
+            last = Some(message.status);
+        }
+        last
+    })
+    .await
+    .expect("the Watch stream ends");
+    assert_eq!(drained, Some(ServingStatus::NotServing as i32));
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
