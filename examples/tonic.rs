@@ -79,7 +79,8 @@ async fn main() {
     let health = Health::builder().build();
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "50051".into());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+    // All interfaces: the kubelet probes the pod's IP.
+    let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
         .await
         .expect("bind");
     tracing::info!("listening on {}", listener.local_addr().unwrap());
