@@ -25,7 +25,8 @@
 //! | `STORAGE_DEEP_CHECK` | false | also check the tmp bucket's expiration rule and the static bucket's GET CORS rule (drift warns) |
 //! | `S3_FORCE_PATH_STYLE` | (true with a custom `AWS_ENDPOINT_URL`) | path-style S3 addressing |
 //! | `CUSTOM_CODE_RUNNER_URI` | | the custom-code runner's URL: adds the `custom_code` check |
-//! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background |
+//! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background; `0` runs them on demand instead |
+//! | `HEALTH_CHECK_CACHE_TTL_MS` | 1000 | vitals' own: on demand, how long a result is reused (one run per check per TTL however many probes arrive) |
 //! | `HEALTH_CHECK_TIMEOUT_MS` | 30000 | vitals' own: the budget of one check run, retries included |
 //! | `SHUTDOWN_DELAY_MS` | 5000 | after SIGTERM, keep serving this long with readiness failing, so load balancers stop sending before the listener closes |
 //!
@@ -50,7 +51,9 @@ use vitals::{
 struct Settings {
     port: u16,
     health: HealthConfig,
-    interval: Duration,
+    /// `None`: on demand, with `ttl`.
+    interval: Option<Duration>,
+    ttl: Duration,
     timeout: Duration,
     shutdown_delay: Duration,
 }
@@ -69,7 +72,11 @@ fn settings() -> Result<Settings, EnvError> {
     Ok(Settings {
         port,
         health: HealthConfig::from_env()?,
-        interval: env_millis(&mut env, "HEALTH_CHECK_INTERVAL_MS", Duration::from_secs(5))?,
+        interval: match lookup_env("HEALTH_CHECK_INTERVAL_MS").as_deref().map(str::trim) {
+            Some("0") => None,
+            _ => Some(env_millis(&mut env, "HEALTH_CHECK_INTERVAL_MS", Duration::from_secs(5))?),
+        },
+        ttl: env_millis(&mut env, "HEALTH_CHECK_CACHE_TTL_MS", Duration::from_secs(1))?,
         timeout: env_millis(&mut env, "HEALTH_CHECK_TIMEOUT_MS", Duration::from_secs(30))?,
         shutdown_delay: match lookup_env("SHUTDOWN_DELAY_MS").as_deref().map(str::trim) {
             Some("0") => Duration::ZERO,
@@ -121,7 +128,7 @@ async fn main() -> ExitCode {
     let mut builder = Health::builder()
         .config(&settings.health)
         .timeout(settings.timeout)
-        .background(settings.interval)
+        .ttl(settings.ttl)
         .on_status_change(|change| {
             tracing::info!(
                 check = %change.check,
@@ -142,6 +149,9 @@ async fn main() -> ExitCode {
              variables or CUSTOM_CODE_RUNNER_URI); probes report pass"
         );
     }
+    if let Some(interval) = settings.interval {
+        builder = builder.background(interval);
+    }
     for (check, options) in checks {
         let component = check.component().to_owned();
         if settings.health.skip.skips(&component) {
@@ -157,7 +167,9 @@ async fn main() -> ExitCode {
         retries = backoff.retries(),
         retry_delay_ms = backoff.initial_delay().as_millis() as u64,
         max_retry_delay_ms = backoff.max_delay().as_millis() as u64,
-        interval_ms = settings.interval.as_millis() as u64,
+        mode = if settings.interval.is_some() { "background" } else { "on demand" },
+        interval_ms = settings.interval.map_or(0, |i| i.as_millis() as u64),
+        cache_ttl_ms = settings.ttl.as_millis() as u64,
         "health checks ready"
     );
     let health = builder.build();

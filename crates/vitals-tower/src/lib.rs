@@ -17,12 +17,15 @@
 //!
 //! # Backpressure
 //!
-//! `poll_ready` is the inner service's: tower's contract allows `call` only after the service
-//! is ready, so a probe waits wherever the inner service applies backpressure (a concurrency
-//! limit or buffer **behind** this layer). Put `HealthLayer` **outside** such limits so probes
-//! are answered even when the application is saturated, and outside load-shedding so they are
-//! never shed; probes never consume the inner service's capacity, since they are answered here
-//! and never call it.
+//! Probes never wait on the inner service and never use its capacity. `poll_ready` polls the
+//! inner service but is always ready itself: a probe is answered here even while the inner
+//! service applies backpressure (a concurrency limit, a full buffer), so a saturated
+//! application is not restarted by its liveness probe, and readiness answers before the
+//! kubelet's timeout. Pass-through requests keep the inner service's backpressure: when it was
+//! ready they are passed straight to it (no allocation); when it was not, the request waits in
+//! its response future on a clone of the inner service (`S: Clone`) until it is. A flood of
+//! probes costs CPU time like any request, but no inner capacity, and answered from the cache
+//! (terse probes) it allocates no more than a static 200.
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -62,6 +65,7 @@ use std::{
 };
 
 use http::{Request, Response};
+use tower::util::{Oneshot, ServiceExt};
 use tower_layer::Layer;
 use tower_service::Service;
 use vitals_core::{Health, Probe};
@@ -155,16 +159,31 @@ impl<S> Layer<S> for HealthLayer {
             inner,
             health: self.health.clone(),
             config: self.config.clone(),
+            inner_ready: false,
         }
     }
 }
 
 /// The service made by [`HealthLayer`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct HealthService<S> {
     inner: S,
     health: Health,
     config: Arc<Config>,
+    /// Whether the last `poll_ready` found the inner service ready.
+    inner_ready: bool,
+}
+
+impl<S: Clone> Clone for HealthService<S> {
+    fn clone(&self) -> Self {
+        HealthService {
+            inner: self.inner.clone(),
+            health: self.health.clone(),
+            config: self.config.clone(),
+            // Readiness is per instance: a clone has reserved nothing yet.
+            inner_ready: false,
+        }
+    }
 }
 
 impl<S> HealthService<S> {
@@ -186,20 +205,38 @@ impl<S> HealthService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, Oneshot<S, Request<ReqBody>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        // Always ready for probes; remember whether a pass-through may call the inner service
+        // directly. A broken inner service is reported as it is.
+        self.inner_ready = match self.inner.poll_ready(cx) {
+            Poll::Ready(Ok(())) => true,
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Pending => false,
+        };
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let ready = std::mem::take(&mut self.inner_ready);
         match self.config.probe_for(req.uri().path()) {
-            None => ResponseFuture::inner(self.inner.call(req)),
+            None if ready => ResponseFuture::inner(self.inner.call(req)),
+            None => {
+                // The inner service holds the pending readiness (a queued permit, a buffer
+                // slot): the request takes it along and waits; a fresh clone stays here.
+                let fresh = self.inner.clone();
+                ResponseFuture::waiting(std::mem::replace(&mut self.inner, fresh).oneshot(req))
+            }
             Some(probe) => {
+                // Release whatever poll_ready reserved in the inner service: a probe uses none
+                // of its capacity, and must not keep a permit or a queued place from others.
+                let fresh = self.inner.clone();
+                drop(std::mem::replace(&mut self.inner, fresh));
                 let (parts, _body) = req.into_parts();
                 ResponseFuture::probe(request::answer(
                     self.health.clone(),

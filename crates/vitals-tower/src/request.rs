@@ -7,7 +7,7 @@ use http::{
     header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE},
     request::Parts,
 };
-use vitals_core::{Health, Probe, Report, RunOptions};
+use vitals_core::{Health, Probe, Report, RunOptions, Status};
 
 use crate::future::Answer;
 
@@ -50,6 +50,18 @@ pub(crate) fn answer(health: Health, probe: Probe, parts: Parts, verbose_default
     };
     let format = negotiate(&parts.headers);
     let verbose = verbose_default || query.verbose;
+    // Terse and answerable from the cache: no report, no boxed future, static body bytes.
+    if !verbose
+        && query.exclude.is_empty()
+        && let Some(status) = health.cached_status(probe)
+    {
+        return Answer::Terse {
+            status,
+            probe,
+            format,
+            head,
+        };
+    }
     let mut options = RunOptions::new();
     for name in query.exclude {
         options = options.exclude(name);
@@ -89,6 +101,29 @@ pub(crate) fn render(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+/// A terse answer from static bytes.
+pub(crate) fn terse(status: Status, probe: Probe, format: Format, head: bool) -> Response<Bytes> {
+    let (body, content_type): (&'static str, _) = match (format, status) {
+        (Format::HealthJson, Status::Pass) => (r#"{"status":"pass"}"#, HEALTH_JSON),
+        (Format::HealthJson, Status::Warn) => (r#"{"status":"warn"}"#, HEALTH_JSON),
+        (Format::HealthJson, Status::Fail) => (r#"{"status":"fail"}"#, HEALTH_JSON),
+        (Format::Text, s) if s.is_serving() => ("ok\n", TEXT),
+        (Format::Text, _) => match probe {
+            Probe::Startup => ("startupz check failed\n", TEXT),
+            Probe::Liveness => ("livez check failed\n", TEXT),
+            Probe::Readiness => ("readyz check failed\n", TEXT),
+            Probe::All => ("healthz check failed\n", TEXT),
+        },
+    };
+    let mut response = Response::new(if head { Bytes::new() } else { Bytes::from_static(body.as_bytes()) });
+    *response.status_mut() = if status.is_serving() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     response
 }
 
@@ -177,17 +212,18 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> Format {
         let Ok(value) = value.to_str() else { continue };
         for range in value.split(',') {
             let mut params = range.split(';');
-            let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = params.next().unwrap_or("").trim();
             let q = params
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
-            let format = match media.as_str() {
-                "application/health+json" | "application/json" | "application/*" => {
-                    Format::HealthJson
-                }
-                "text/plain" | "text/*" => Format::Text,
-                _ => continue,
+            let is = |name: &str| media.eq_ignore_ascii_case(name);
+            let format = if is("application/health+json") || is("application/json") || is("application/*") {
+                Format::HealthJson
+            } else if is("text/plain") || is("text/*") {
+                Format::Text
+            } else {
+                continue;
             };
             if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
                 best = Some((q, format));

@@ -1,0 +1,81 @@
+//! Shared fixtures for the benchmarks and the allocation test: the services compared.
+#![forbid(unsafe_code)]
+
+use std::{
+    convert::Infallible,
+    future::{Future, Ready, ready},
+    pin::pin,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{
+    HeaderValue, Request, Response, StatusCode,
+    header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE},
+};
+use http_body_util::Empty;
+use vitals_core::{Check, CheckError, Details, Health, Probe, async_trait};
+
+/// The inner application: answers every request with an empty 200 at once.
+pub fn app(_req: Request<()>) -> Ready<Result<Response<Empty<Bytes>>, Infallible>> {
+    ready(Ok(Response::new(Empty::new())))
+}
+
+/// The baseline of a probe: a static 200 with the same headers a terse probe answer carries.
+pub fn static_200(_req: Request<()>) -> Ready<Result<Response<Bytes>, Infallible>> {
+    let mut response = Response::new(Bytes::from_static(br#"{"status":"pass"}"#));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/health+json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(17usize));
+    ready(Ok(response))
+}
+
+/// A check that passes at once.
+#[derive(Debug)]
+pub struct Instant(pub String);
+
+#[async_trait]
+impl Check for Instant {
+    fn name(&self) -> &str {
+        &self.0
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        Ok(Details::new())
+    }
+}
+
+/// A registry of `checks` instant checks with the given cache TTL.
+pub fn registry(checks: usize, ttl: Duration) -> Health {
+    let mut builder = Health::builder().ttl(ttl);
+    for i in 0..checks {
+        builder = builder.check(Instant(format!("check-{i}")));
+    }
+    builder.build()
+}
+
+/// Runs every check of the readiness probe once so the cache is fresh.
+pub fn warm(health: &Health) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(health.check(Probe::Readiness));
+}
+
+/// Polls a future that is expected to be ready at once (no runtime, a no-op waker).
+pub fn poll_now<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the future was expected to be ready at once"),
+    }
+}
+
+/// A GET request for `path`.
+pub fn get(path: &str) -> Request<()> {
+    Request::get(path).body(()).expect("a valid request")
+}
