@@ -27,7 +27,10 @@ pub fn static_200(_req: Request<()>) -> Ready<Result<Response<Bytes>, Infallible
     let mut response = Response::new(Bytes::from_static(br#"{"status":"pass"}"#));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/health+json"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/health+json"),
+    );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(17usize));
     ready(Ok(response))
@@ -69,10 +72,23 @@ pub fn warm(health: &Health) {
 /// Polls a future that is expected to be ready at once (no runtime, a no-op waker).
 pub fn poll_now<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the future was expected to be ready at once"),
     }
+}
+
+/// Drives a service as a server does: `poll_ready` (expected ready at once), then `call`, then
+/// the response future (expected ready at once).
+pub fn serve<S, Req>(service: &mut S, request: Req) -> Result<S::Response, S::Error>
+where
+    S: tower::Service<Req>,
+{
+    poll_now(std::future::poll_fn(|cx| service.poll_ready(cx)))?;
+    poll_now(service.call(request))
 }
 
 /// A GET request for `path`.

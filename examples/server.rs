@@ -40,6 +40,12 @@
 use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use axum::{Router, routing::get};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
+use tower::Layer as _;
 use tracing_subscriber::EnvFilter;
 use vitals::{
     Check, CheckOptions, EnvError, Health, HealthConfig, Probe,
@@ -72,11 +78,22 @@ fn settings() -> Result<Settings, EnvError> {
     Ok(Settings {
         port,
         health: HealthConfig::from_env()?,
-        interval: match lookup_env("HEALTH_CHECK_INTERVAL_MS").as_deref().map(str::trim) {
+        interval: match lookup_env("HEALTH_CHECK_INTERVAL_MS")
+            .as_deref()
+            .map(str::trim)
+        {
             Some("0") => None,
-            _ => Some(env_millis(&mut env, "HEALTH_CHECK_INTERVAL_MS", Duration::from_secs(5))?),
+            _ => Some(env_millis(
+                &mut env,
+                "HEALTH_CHECK_INTERVAL_MS",
+                Duration::from_secs(5),
+            )?),
         },
-        ttl: env_millis(&mut env, "HEALTH_CHECK_CACHE_TTL_MS", Duration::from_secs(1))?,
+        ttl: env_millis(
+            &mut env,
+            "HEALTH_CHECK_CACHE_TTL_MS",
+            Duration::from_secs(1),
+        )?,
         timeout: env_millis(&mut env, "HEALTH_CHECK_TIMEOUT_MS", Duration::from_secs(30))?,
         shutdown_delay: match lookup_env("SHUTDOWN_DELAY_MS").as_deref().map(str::trim) {
             Some("0") => Duration::ZERO,
@@ -167,16 +184,21 @@ async fn main() -> ExitCode {
         retries = backoff.retries(),
         retry_delay_ms = backoff.initial_delay().as_millis() as u64,
         max_retry_delay_ms = backoff.max_delay().as_millis() as u64,
-        mode = if settings.interval.is_some() { "background" } else { "on demand" },
+        mode = if settings.interval.is_some() {
+            "background"
+        } else {
+            "on demand"
+        },
         interval_ms = settings.interval.map_or(0, |i| i.as_millis() as u64),
         cache_ttl_ms = settings.ttl.as_millis() as u64,
         "health checks ready"
     );
     let health = builder.build();
 
-    let app = Router::new()
-        .route("/hello", get(hello))
-        .layer(HealthLayer::new(health.clone()).route("/", Probe::All));
+    // The layer wraps the whole application, so probes are answered before any routing.
+    let app = HealthLayer::new(health.clone())
+        .route("/", Probe::All)
+        .layer(Router::new().route("/hello", get(hello)));
 
     let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -191,13 +213,36 @@ async fn main() -> ExitCode {
         .expect("a bound listener has an address");
     tracing::info!("listening on {local}");
 
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal(health, settings.shutdown_delay))
-        .await;
-    match served {
+    // hyper-util serves HTTP/1.1 and HTTP/2; GracefulShutdown lets in-flight requests finish.
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal(health, settings.shutdown_delay));
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    tracing::warn!("accept failed: {err}");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = auto::Builder::new(TokioExecutor::new())
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!("connection ended: {err}");
+            }
+        });
+    }
+    drop(listener);
+    match tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("server error: {err}");
+        Err(_) => {
+            eprintln!("in-flight requests did not finish within 30 s");
             ExitCode::FAILURE
         }
     }

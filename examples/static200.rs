@@ -19,17 +19,20 @@ async fn main() {
         .expect("bind");
     eprintln!("listening on {}", listener.local_addr().unwrap());
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(
-                    Response::builder()
-                        .header("content-type", "application/health+json")
-                        .header("cache-control", "no-store")
-                        .body(Full::new(Bytes::from_static(br#"{"status":"pass"}"#)))
-                        .unwrap(),
-                )
-            });
+            let service =
+                hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/health+json")
+                            .header("cache-control", "no-store")
+                            .body(Full::new(Bytes::from_static(br#"{"status":"pass"}"#)))
+                            .unwrap(),
+                    )
+                });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -2,8 +2,8 @@
 //! terse probe allocates no more than a static 200 with the same headers.
 use std::time::Duration;
 
-use tower::{Layer, Service, service_fn};
-use vitals_bench::{app, get, poll_now, registry, static_200, warm};
+use tower::{Layer, service_fn};
+use vitals_bench::{app, get, registry, serve, static_200, warm};
 use vitals_tower::HealthLayer;
 
 #[global_allocator]
@@ -30,25 +30,34 @@ fn pass_through_adds_no_allocation_and_a_cached_probe_no_more_than_a_static_200(
     let mut baseline = service_fn(static_200);
 
     // Warm both paths once (first-use lazies), then measure with requests built beforehand.
-    let _ = poll_now(layered.call(get("/x")));
-    let _ = poll_now(layered.call(get("/readyz")));
+    let _ = serve(&mut layered, get("/x"));
+    let _ = serve(&mut layered, get("/readyz"));
 
     let (r1, r2) = (get("/orders/42"), get("/orders/42"));
-    let bare_blocks = blocks(|| poll_now(bare.call(r1)));
-    let layered_blocks = blocks(|| poll_now(layered.call(r2)));
-    assert_eq!(layered_blocks, bare_blocks, "pass-through must add no allocation");
+    let bare_blocks = blocks(|| serve(&mut bare, r1));
+    let layered_blocks = blocks(|| serve(&mut layered, r2));
+    assert_eq!(
+        layered_blocks, bare_blocks,
+        "pass-through must add no allocation"
+    );
 
     let (r1, r2) = (get("/readyz"), get("/readyz"));
-    let static_blocks = blocks(|| poll_now(baseline.call(r1)));
-    let probe_blocks = blocks(|| poll_now(layered.call(r2)));
-    eprintln!("allocations: pass-through {layered_blocks} (bare {bare_blocks}); cached probe {probe_blocks} (static 200 {static_blocks})");
+    let static_blocks = blocks(|| serve(&mut baseline, r1));
+    let probe_blocks = blocks(|| serve(&mut layered, r2));
+    eprintln!(
+        "allocations: pass-through {layered_blocks} (bare {bare_blocks}); cached probe {probe_blocks} (static 200 {static_blocks})"
+    );
     let verbose = get("/readyz?verbose");
-    let verbose_blocks = blocks(|| poll_now(layered.call(verbose)).is_ok());
+    let verbose_blocks = blocks(|| serve(&mut layered, verbose).is_ok());
     eprintln!("allocations: verbose probe (report built) {verbose_blocks}");
     assert!(
         probe_blocks <= static_blocks,
         "cached terse probe: {probe_blocks} allocations, static 200: {static_blocks}"
     );
     // The probe really answered from the cache (a run would have allocated a report).
-    assert!(health.cached_status(vitals_core::Probe::Readiness).is_some());
+    assert!(
+        health
+            .cached_status(vitals_core::Probe::Readiness)
+            .is_some()
+    );
 }

@@ -254,4 +254,34 @@ mod tests {
                 .contains("true or false")
         );
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn any_environment_is_accepted_or_refused_by_name(
+                retries in "\\PC{0,24}",
+                delay in "\\PC{0,24}",
+                max in "\\PC{0,24}",
+                skip in "\\PC{0,40}",
+            ) {
+                let env = |name: &str| match name {
+                    "HEALTH_CHECK_RETRIES" => Some(retries.clone()),
+                    "HEALTH_CHECK_RETRY_DELAY_MS" => Some(delay.clone()),
+                    "HEALTH_CHECK_MAX_RETRY_DELAY_MS" => Some(max.clone()),
+                    "SKIP_HEALTH_CHECKS" => Some(skip.clone()),
+                    _ => None,
+                };
+                if let Err(err) = HealthConfig::from_lookup(env) {
+                    let named = ["HEALTH_CHECK_RETRIES", "HEALTH_CHECK_RETRY_DELAY_MS",
+                        "HEALTH_CHECK_MAX_RETRY_DELAY_MS", "SKIP_HEALTH_CHECKS"];
+                    prop_assert!(named.contains(&err.variable()));
+                    prop_assert!(err.to_string().contains("expected"));
+                }
+            }
+        }
+    }
 }

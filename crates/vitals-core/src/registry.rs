@@ -423,7 +423,11 @@ impl Health {
             let status = match (&state.last, entry.interval) {
                 (Some(last), Some(_)) => last.status,
                 (None, Some(_)) => {
-                    if entry.critical { CheckStatus::Fail } else { CheckStatus::Warn }
+                    if entry.critical {
+                        CheckStatus::Fail
+                    } else {
+                        CheckStatus::Warn
+                    }
                 }
                 (Some(last), None) if last.finished.elapsed() < entry.ttl => last.status,
                 _ => return None,

@@ -108,10 +108,12 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Where an authority ends in running text. RFC 3986 allows the sub-delims (`'`, `(`, `,`, …)
+/// in a password, so only characters a URI cannot contain unencoded end it.
 fn is_authority_end(b: u8) -> bool {
     matches!(
         b,
-        b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'`' | b'(' | b')' | b'[' | b']' | b','
+        b'/' | b'?' | b'#' | b'"' | b'<' | b'>' | b'`' | b'\\' | b'{' | b'}' | b'|'
     ) || b.is_ascii_whitespace()
 }
 
@@ -381,5 +383,38 @@ mod tests {
         let out = scrub(text);
         assert!(!out.contains("пароль") && !out.contains("ключ"), "{out}");
         assert!(out.contains("Ошибка") && out.ends_with('✓'));
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn any_text_scrubs_without_panicking(text in "\\PC{0,300}") {
+                let _ = Scrubber::new().secret("abcd").scrub(&text);
+            }
+
+            #[test]
+            fn uri_passwords_never_survive(
+                scheme in "(mongodb|mongodb\\+srv|redis|rediss|https?)",
+                user in "[a-z]{0,8}",
+                password in "[A-Za-z0-9._~!$&'*+,;=%-]{1,30}",
+                host in "[a-z]{1,10}(:[0-9]{2,5})?",
+                prefix in "[ -~]{0,20}",
+            ) {
+                let text = format!("{prefix} {scheme}://{user}:{password}@{host}/db");
+                let out = scrub(&text);
+                let needle = format!(":{password}@");
+                prop_assert!(!out.contains(&needle), "{} -> {}", text, out);
+            }
+
+            #[test]
+            fn registered_secrets_never_survive(secret in "[ -~]{4,30}", around in "[ -~]{0,30}") {
+                let out = Scrubber::new().secret(secret.clone()).scrub(&format!("{around}{secret}{around}"));
+                prop_assert!(!out.contains(&secret), "{}", out);
+            }
+        }
     }
 }

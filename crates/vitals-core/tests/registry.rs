@@ -512,3 +512,68 @@ async fn credentials_never_reach_reports() {
         assert!(out.contains("mongodb://app:***@db:27017"), "{out}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn cached_status_answers_only_without_running_anything() {
+    let (check, calls) = Scripted::new("db", |_| async { ok() });
+    let health = Health::builder()
+        .ttl(Duration::from_secs(1))
+        .check(check)
+        .build();
+    assert_eq!(
+        health.cached_status(Probe::Readiness),
+        None,
+        "nothing cached yet"
+    );
+    assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+    assert_eq!(health.cached_status(Probe::Readiness), Some(Status::Pass));
+    // Liveness has no checks: always answerable.
+    assert_eq!(health.cached_status(Probe::Liveness), Some(Status::Pass));
+    tokio::time::advance(Duration::from_millis(1001)).await;
+    assert_eq!(
+        health.cached_status(Probe::Readiness),
+        None,
+        "stale: a run is needed"
+    );
+    health.drain();
+    assert_eq!(health.cached_status(Probe::Readiness), Some(Status::Fail));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_runs_and_reports_a_single_check() {
+    let (a, a_calls) = Scripted::new("a", |_| async { ok() });
+    let (b, b_calls) = Scripted::new("b", |_| async { Err(CheckError::new("down")) });
+    let health = Health::builder()
+        .check(a)
+        .check_with(b, no_retries())
+        .build();
+    let report = health
+        .check_with(Probe::All, &RunOptions::new().only("a"))
+        .await;
+    assert_eq!((report.status, report.checks.len()), (Status::Pass, 1));
+    assert_eq!(
+        (
+            a_calls.load(Ordering::SeqCst),
+            b_calls.load(Ordering::SeqCst)
+        ),
+        (1, 0)
+    );
+    assert!(health.has_check("b") && !health.has_check("c"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn drained_resolves_once_drain_is_called() {
+    let health = Health::builder().build();
+    let waiter = tokio::spawn({
+        let health = health.clone();
+        async move { health.drained().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    health.drain();
+    tokio::time::timeout(Duration::from_secs(1), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -95,7 +95,9 @@ impl<F, W> fmt::Debug for ResponseFuture<F, W> {
             Kind::Terse { .. } => "terse probe",
             Kind::Ready { .. } => "ready",
         };
-        f.debug_struct("ResponseFuture").field("kind", &kind).finish()
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish()
     }
 }
 
@@ -123,9 +125,9 @@ where
                 format,
                 head,
             } => crate::request::terse(*status, *probe, *format, *head),
-            KindProj::Ready { response } => {
-                *response.take().expect("ResponseFuture polled after completion")
-            }
+            KindProj::Ready { response } => *response
+                .take()
+                .expect("ResponseFuture polled after completion"),
         };
         Poll::Ready(Ok(response.map(ResponseBody::full)))
     }

@@ -118,8 +118,16 @@ pub(crate) fn terse(status: Status, probe: Probe, format: Format, head: bool) ->
             Probe::All => ("healthz check failed\n", TEXT),
         },
     };
-    let mut response = Response::new(if head { Bytes::new() } else { Bytes::from_static(body.as_bytes()) });
-    *response.status_mut() = if status.is_serving() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut response = Response::new(if head {
+        Bytes::new()
+    } else {
+        Bytes::from_static(body.as_bytes())
+    });
+    *response.status_mut() = if status.is_serving() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -218,13 +226,14 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> Format {
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             let is = |name: &str| media.eq_ignore_ascii_case(name);
-            let format = if is("application/health+json") || is("application/json") || is("application/*") {
-                Format::HealthJson
-            } else if is("text/plain") || is("text/*") {
-                Format::Text
-            } else {
-                continue;
-            };
+            let format =
+                if is("application/health+json") || is("application/json") || is("application/*") {
+                    Format::HealthJson
+                } else if is("text/plain") || is("text/*") {
+                    Format::Text
+                } else {
+                    continue;
+                };
             if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
                 best = Some((q, format));
             }
@@ -284,5 +293,37 @@ mod tests {
         }
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%e2%9c%93"), "✓");
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn encode(s: &str) -> String {
+            s.bytes().map(|b| format!("%{b:02X}")).collect()
+        }
+
+        proptest! {
+            #[test]
+            fn any_query_parses_or_is_refused_without_panicking(query in ".{0,200}") {
+                let _ = parse_query(&query);
+            }
+
+            #[test]
+            fn percent_encoded_exclude_names_round_trip(name in "\\PC{1,40}") {
+                let q = parse_query(&format!("exclude={}", encode(&name))).unwrap();
+                prop_assert_eq!(q.exclude, vec![name]);
+            }
+
+            #[test]
+            fn any_accept_header_negotiates_without_panicking(value in "[ -~]{0,200}") {
+                let mut headers = HeaderMap::new();
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(ACCEPT, v);
+                }
+                let _ = negotiate(&headers);
+            }
+        }
     }
 }

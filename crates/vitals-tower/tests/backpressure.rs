@@ -28,7 +28,11 @@ async fn probes_are_answered_while_the_inner_service_is_saturated() {
     tokio::task::yield_now().await;
 
     // A flood of probes, each answered at once although the only slot is taken.
-    for path in ["/livez", "/readyz", "/startupz", "/healthz"].iter().cycle().take(1000) {
+    for path in ["/livez", "/readyz", "/startupz", "/healthz"]
+        .iter()
+        .cycle()
+        .take(1000)
+    {
         let probe = svc.clone().oneshot(Request::get(*path).body(()).unwrap());
         let response = tokio::time::timeout(Duration::from_secs(1), probe)
             .await
@@ -42,7 +46,10 @@ async fn probes_are_answered_while_the_inner_service_is_saturated() {
     let mut connection = svc.clone();
     for _ in 0..10 {
         connection.ready().await.unwrap();
-        let answer = connection.call(Request::get("/readyz").body(()).unwrap()).await.unwrap();
+        let answer = connection
+            .call(Request::get("/readyz").body(()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(answer.status(), StatusCode::OK);
     }
 
@@ -52,7 +59,9 @@ async fn probes_are_answered_while_the_inner_service_is_saturated() {
     assert!(ready.is_ok(), "the layer itself is always ready");
     let mut second = std::pin::pin!(second_svc.call(Request::get("/work").body(()).unwrap()));
     assert!(
-        tokio::time::timeout(Duration::from_secs(1), &mut second).await.is_err(),
+        tokio::time::timeout(Duration::from_secs(1), &mut second)
+            .await
+            .is_err(),
         "a pass-through request waits while the inner service is saturated"
     );
 

@@ -1,0 +1,161 @@
+//! Every environment variable the server reads, given junk: each is a startup error that names
+//! the variable, quotes the value and says what is accepted — never a panic, never a start.
+mod common;
+
+use std::time::Duration;
+
+use common::example;
+
+const NUMBER_JUNK: &[&str] = &[
+    "abc",
+    "-1",
+    "1.5",
+    "",
+    " ",
+    "99999999999999999999",
+    "1e3",
+    "0x10",
+    "١٢",
+    "+5",
+];
+const BOOL_JUNK: &[&str] = &["maybe", "", "2", "yes please", "tru"];
+
+fn cases() -> Vec<(&'static str, &'static str)> {
+    let mut cases = Vec::new();
+    for var in [
+        "HEALTH_CHECK_RETRIES",
+        "HEALTH_CHECK_RETRY_DELAY_MS",
+        "HEALTH_CHECK_MAX_RETRY_DELAY_MS",
+        "MONGO_SERVER_SELECTION_TIMEOUT_MS",
+        "REDIS_CONNECT_TIMEOUT_MS",
+        "HEALTH_CHECK_INTERVAL_MS",
+        "HEALTH_CHECK_CACHE_TTL_MS",
+        "HEALTH_CHECK_TIMEOUT_MS",
+        "SHUTDOWN_DELAY_MS",
+        "PORT",
+    ] {
+        cases.extend(NUMBER_JUNK.iter().map(|junk| (var, *junk)));
+    }
+    cases.extend([
+        ("PORT", "65536"),
+        ("HEALTH_CHECK_RETRIES", "1001"),
+        ("HEALTH_CHECK_TIMEOUT_MS", "0"),
+    ]);
+    for var in [
+        "REDIS_DISABLE_TLS_VERIFICATION",
+        "STORAGE_DEEP_CHECK",
+        "S3_FORCE_PATH_STYLE",
+    ] {
+        cases.extend(BOOL_JUNK.iter().map(|junk| (var, *junk)));
+    }
+    cases.extend(
+        [
+            "mongodb",
+            "all,bogus",
+            ",",
+            "mongo;redis",
+            "mongo,,redis",
+            "s3",
+        ]
+        .iter()
+        .map(|junk| ("SKIP_HEALTH_CHECKS", *junk)),
+    );
+    cases.extend(
+        [
+            "",
+            "mongodb://",
+            "http://db",
+            "mongodb://db:99999",
+            "mongodb://u:p@",
+        ]
+        .iter()
+        .map(|j| ("MONGO_URI", *j)),
+    );
+    cases.extend(
+        [
+            "",
+            "redis//cache",
+            "http://cache",
+            "redis://cache:port",
+            "cache:6379",
+        ]
+        .iter()
+        .map(|j| ("REDIS_URI", *j)),
+    );
+    cases.extend(
+        ["", "runner:8080", "ftp://runner", "http://", "not a url"]
+            .iter()
+            .map(|j| ("CUSTOM_CODE_RUNNER_URI", *j)),
+    );
+    for var in [
+        "TMP_STORAGE_BUCKET",
+        "CONNECTORS_STORAGE_BUCKET",
+        "STATIC_STORAGE_BUCKET",
+    ] {
+        cases.extend(
+            ["", "A", "x_y", "-bad-", "a..b"]
+                .iter()
+                .map(|junk| (var, *junk)),
+        );
+    }
+    cases
+}
+
+async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = tokio::process::Command::new(example("server"));
+    cmd.env_clear().env("PORT", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn junk_in_any_variable_is_a_clear_startup_error() {
+    let cases = cases();
+    assert!(cases.len() > 150, "the table covers every variable");
+    for (var, junk) in cases {
+        let (code, stderr) = run(&[(var, junk)]).await;
+        assert!(
+            !stderr.contains("panicked"),
+            "{var}={junk:?} panicked: {stderr}"
+        );
+        assert_eq!(
+            code,
+            Some(2),
+            "{var}={junk:?} must stop the server: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{var}=")) && stderr.contains("is invalid: expected"),
+            "{var}={junk:?}: the error names the variable and what is accepted: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_maximum_below_the_initial_delay_names_the_maximum() {
+    let (code, stderr) = run(&[
+        ("HEALTH_CHECK_RETRY_DELAY_MS", "5000"),
+        ("HEALTH_CHECK_MAX_RETRY_DELAY_MS", "1000"),
+    ])
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("HEALTH_CHECK_MAX_RETRY_DELAY_MS=\"1000\" is invalid: expected milliseconds at least HEALTH_CHECK_RETRY_DELAY_MS (5000)"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_password_in_a_bad_uri_is_not_echoed() {
+    let (code, stderr) = run(&[("REDIS_URI", "http://:hunter2-in-uri@cache")]).await;
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("REDIS_URI=") && !stderr.contains("hunter2-in-uri"),
+        "{stderr}"
+    );
+}
