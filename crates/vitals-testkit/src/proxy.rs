@@ -32,9 +32,14 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts forwarding to `upstream` (call inside a tokio runtime).
+    /// Starts forwarding to `upstream` on a free loopback port (call inside a tokio runtime).
     pub async fn start(upstream: SocketAddr) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        FaultProxy::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), upstream).await
+    }
+
+    /// Starts forwarding to `upstream`, listening on `listen`.
+    pub async fn start_on(listen: SocketAddr, upstream: SocketAddr) -> FaultProxy {
+        let listener = TcpListener::bind(listen)
             .await
             .expect("bind the fault proxy");
         let addr = listener.local_addr().unwrap();
