@@ -77,14 +77,7 @@ async fn the_tonic_example_serves_grpc_health_http_probes_and_its_service() {
         .unwrap()
         .into_inner();
     assert!(watch.message().await.unwrap().is_some());
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::sigterm(&child);
     common::wait_for_log(&mut log, "shutting down").await;
     let drained = tokio::time::timeout(Duration::from_secs(10), async {
         let mut last = None;

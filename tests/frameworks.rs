@@ -15,30 +15,15 @@ use std::{
 use bytes::Bytes;
 use common::http;
 use http_body_util::Full;
-use vitals::{Backoff, Check, CheckError, Details, Health, Probe, async_trait, tower::HealthLayer};
-
-struct Switch(Arc<AtomicBool>);
-
-#[async_trait]
-impl Check for Switch {
-    fn name(&self) -> &str {
-        "backend"
-    }
-    async fn check(&self) -> Result<Details, CheckError> {
-        if self.0.load(Ordering::SeqCst) {
-            Ok(Details::new())
-        } else {
-            Err(CheckError::new("backend down"))
-        }
-    }
-}
+use vitals::{Backoff, Health, Probe, tower::HealthLayer};
+use vitals_testkit::Toggle;
 
 fn health() -> (Health, Arc<AtomicBool>) {
-    let up = Arc::new(AtomicBool::new(true));
+    let (check, up) = Toggle::new("backend");
     let health = Health::builder()
         .ttl(Duration::ZERO)
         .backoff(Backoff::none())
-        .check(Switch(up.clone()))
+        .check(check)
         .build();
     (health, up)
 }

@@ -50,14 +50,7 @@ async fn sigterm_fails_readiness_at_once_finishes_in_flight_requests_and_exits()
         tokio::spawn(async move { http(addr, "GET", "/hello?delay_ms=2500", &[]).await });
     common::wait_for_log(&mut log, "hello: working").await;
 
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::sigterm(&child);
     common::wait_for_log(&mut log, "readiness fails now").await;
     let ready = http(addr, "GET", "/readyz", &[]).await;
     assert_eq!(

@@ -170,3 +170,13 @@ pub async fn wait_for_log(log: &mut UnboundedReceiver<String>, needle: &str) -> 
     .await
     .unwrap_or_else(|_| panic!("no log line with {needle:?} within 20 s"))
 }
+
+/// Sends SIGTERM to a running example.
+pub fn sigterm(child: &Child) {
+    let pid = child.id().expect("the example is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {pid}");
+}

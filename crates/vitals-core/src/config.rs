@@ -6,6 +6,26 @@ use vitals_retry::{Backoff, EnvError};
 /// The components `SKIP_HEALTH_CHECKS` knows, as the deployment guide names them.
 pub const COMPONENTS: &[&str] = &["mongo", "redis", "storage", "custom_code"];
 
+/// A check's configuration (a URL, a TLS setting, a name) that cannot be used. Probe crates
+/// return it from their builders; the message never contains a credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidConfig(String);
+
+impl InvalidConfig {
+    /// An error with this message (already free of credentials).
+    pub fn new(message: impl Into<String>) -> Self {
+        InvalidConfig(message.into())
+    }
+}
+
+impl fmt::Display for InvalidConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidConfig {}
+
 /// Which components' checks are skipped (`SKIP_HEALTH_CHECKS`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Skip {

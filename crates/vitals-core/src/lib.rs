@@ -55,7 +55,7 @@ mod scrub;
 
 pub use async_trait::async_trait;
 pub use check::{Check, CheckError, Details};
-pub use config::{HealthConfig, Skip};
+pub use config::{HealthConfig, InvalidConfig, Skip};
 pub use options::{CheckOptions, Probe, Probes, Severity};
 pub use registry::{Health, HealthBuilder, RunOptions, StatusChange};
 pub use report::{CheckReport, CheckStatus, Provenance, Report, Status};

@@ -24,7 +24,9 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use vitals_core::{Check, CheckError, Details, EnvError, async_trait, config::lookup_env, scrub};
+use vitals_core::{
+    Check, CheckError, Details, EnvError, InvalidConfig, async_trait, config::lookup_env, scrub,
+};
 
 /// Checks an HTTP endpoint with `GET`.
 pub struct HttpCheck {
@@ -47,18 +49,6 @@ impl fmt::Debug for HttpCheck {
             .finish_non_exhaustive()
     }
 }
-
-/// A URL that cannot be checked. The message never contains its credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidHttpCheck(String);
-
-impl fmt::Display for InvalidHttpCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InvalidHttpCheck {}
 
 /// Builds an [`HttpCheck`].
 #[must_use = "call .build() to get the check"]
@@ -90,9 +80,9 @@ impl HttpCheckBuilder {
     }
 
     /// Parses the URL and prepares the client (no request is made yet).
-    pub fn build(self) -> Result<HttpCheck, InvalidHttpCheck> {
+    pub fn build(self) -> Result<HttpCheck, InvalidConfig> {
         let invalid = |why: &str| {
-            InvalidHttpCheck(format!(
+            InvalidConfig::new(format!(
                 "invalid URL {:?}: {why}; expected http:// or https:// followed by a host",
                 scrub(&self.url)
             ))
@@ -145,7 +135,7 @@ impl HttpCheckBuilder {
         let uri = Uri::from_parts(parts).map_err(|_| invalid("not a URL"))?;
         let connector = HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider())
-            .map_err(|e| InvalidHttpCheck(format!("no TLS roots available: {e}")))?
+            .map_err(|e| InvalidConfig::new(format!("no TLS roots available: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();

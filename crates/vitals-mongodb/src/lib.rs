@@ -28,7 +28,7 @@ use mongodb::{
 };
 use tokio::sync::OnceCell;
 use vitals_core::{
-    Check, CheckError, Details, EnvError, async_trait,
+    Check, CheckError, Details, EnvError, InvalidConfig, async_trait,
     config::{env_millis, lookup_env},
     scrub,
 };
@@ -61,18 +61,6 @@ impl fmt::Debug for MongoCheck {
             .finish_non_exhaustive()
     }
 }
-
-/// A connection string that cannot be used. The message never contains the password.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidMongoUri(String);
-
-impl fmt::Display for InvalidMongoUri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InvalidMongoUri {}
 
 /// Builds a [`MongoCheck`] from a connection string.
 #[must_use = "call .build() to get the check"]
@@ -107,9 +95,9 @@ impl MongoCheckBuilder {
     }
 
     /// Validates the connection string (no connection or DNS lookup is made yet).
-    pub fn build(self) -> Result<MongoCheck, InvalidMongoUri> {
+    pub fn build(self) -> Result<MongoCheck, InvalidConfig> {
         let connection_string = ConnectionString::parse(&self.uri).map_err(|e| {
-            InvalidMongoUri(format!(
+            InvalidConfig::new(format!(
                 "invalid MongoDB connection string {:?}: {}; expected mongodb://[user:password@]host[:port][/db][?options] or mongodb+srv://…",
                 scrub(&self.uri),
                 scrub(&message(&e))

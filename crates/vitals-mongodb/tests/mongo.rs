@@ -1,13 +1,9 @@
 //! MongoCheck against a real wire-protocol server, stunnel and the fault proxy.
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use vitals_core::{Backoff, Check, CheckOptions, CheckStatus, Health, Probe};
 use vitals_mongodb::MongoCheck;
-use vitals_testkit::{Fault, FaultProxy, MongoServer};
+use vitals_testkit::{CapturedLogs, Fault, FaultProxy, MongoServer, env};
 
 fn check(uri: &str, selection_ms: u64) -> MongoCheck {
     MongoCheck::builder(uri)
@@ -118,29 +114,10 @@ async fn a_killed_then_restarted_server_fails_then_passes_again() {
     drop(server);
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_uri_password_appears_in_no_report_or_log() {
     let server = MongoServer::start();
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::install();
 
     // One deployment that answers (the password is sent in the auth handshake) and one that is down.
     let down = MongoServer::start();
@@ -168,7 +145,7 @@ async fn the_uri_password_appears_in_no_report_or_log() {
         report.check("mongo-down").unwrap().status,
         CheckStatus::Fail
     );
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     for out in [
         report.to_health_json(true),
         report.to_text(true),
@@ -181,14 +158,6 @@ async fn the_uri_password_appears_in_no_report_or_log() {
 
 #[test]
 fn environment_is_validated_without_echoing_the_password() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    };
     assert!(MongoCheck::from_lookup(env(&[])).unwrap().is_none());
     let err =
         MongoCheck::from_lookup(env(&[("MONGO_SERVER_SELECTION_TIMEOUT_MS", "60s")])).unwrap_err();

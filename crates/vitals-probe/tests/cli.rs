@@ -11,30 +11,15 @@ use std::{
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower::Layer;
-use vitals_core::{Backoff, Check, CheckError, Details, Health, async_trait};
-
-struct Switch(Arc<AtomicBool>);
-
-#[async_trait]
-impl Check for Switch {
-    fn name(&self) -> &str {
-        "backend"
-    }
-    async fn check(&self) -> Result<Details, CheckError> {
-        if self.0.load(Ordering::SeqCst) {
-            Ok(Details::new())
-        } else {
-            Err(CheckError::new("down"))
-        }
-    }
-}
+use vitals_core::{Backoff, Health};
+use vitals_testkit::Toggle;
 
 fn health() -> (Health, Arc<AtomicBool>) {
-    let up = Arc::new(AtomicBool::new(true));
+    let (check, up) = Toggle::new("backend");
     let health = Health::builder()
         .ttl(Duration::ZERO)
         .backoff(Backoff::none())
-        .check(Switch(up.clone()))
+        .check(check)
         .build();
     (health, up)
 }

@@ -38,7 +38,7 @@ use fred::{
 };
 use tokio::sync::Mutex;
 use vitals_core::{
-    Check, CheckError, Details, EnvError, async_trait,
+    Check, CheckError, Details, EnvError, InvalidConfig, async_trait,
     config::{env_bool, env_millis, lookup_env},
     scrub,
 };
@@ -80,18 +80,6 @@ impl fmt::Debug for RedisCheck {
             .finish_non_exhaustive()
     }
 }
-
-/// A Redis URL or TLS setting that cannot be used. The message never contains the password.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidRedisConfig(String);
-
-impl fmt::Display for InvalidRedisConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InvalidRedisConfig {}
 
 /// Builds a [`RedisCheck`] from a URL.
 #[must_use = "call .build() to get the check"]
@@ -140,7 +128,7 @@ impl RedisCheckBuilder {
     }
 
     /// Parses the URL and prepares the check (no connection is made yet).
-    pub fn build(self) -> Result<RedisCheck, InvalidRedisConfig> {
+    pub fn build(self) -> Result<RedisCheck, InvalidConfig> {
         const SCHEMES: &[&str] = &[
             "redis",
             "rediss",
@@ -156,14 +144,14 @@ impl RedisCheckBuilder {
             .split_once("://")
             .map(|(s, _)| s.to_ascii_lowercase());
         if !scheme.as_deref().is_some_and(|s| SCHEMES.contains(&s)) {
-            return Err(InvalidRedisConfig(format!(
+            return Err(InvalidConfig::new(format!(
                 "invalid Redis URL {:?}: expected a URL starting with {}://",
                 scrub(&self.url),
                 SCHEMES.join("://, ")
             )));
         }
         let mut config = Config::from_url(&self.url).map_err(|e| {
-            InvalidRedisConfig(format!(
+            InvalidConfig::new(format!(
                 "invalid Redis URL {:?}: {}; expected redis://[:password@]host[:port][/db], \
                  rediss://… for TLS, or redis-cluster://host:port?node=host:port…",
                 scrub(&self.url),
@@ -174,7 +162,7 @@ impl RedisCheckBuilder {
             let client_config = if self.accept_invalid_certs {
                 tls::accept_any()
             } else {
-                tls::verifying(&self.extra_roots).map_err(InvalidRedisConfig)?
+                tls::verifying(&self.extra_roots).map_err(InvalidConfig::new)?
             };
             config.tls = Some(TlsConfig::from(client_config));
         }

@@ -1,13 +1,9 @@
 //! RedisCheck against real redis-server processes and the fault proxy.
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use vitals_core::{Backoff, Check, CheckOptions, CheckStatus, Health, Probe};
 use vitals_redis::RedisCheck;
-use vitals_testkit::{Fault, FaultProxy, RedisCluster, RedisServer};
+use vitals_testkit::{CapturedLogs, Fault, FaultProxy, RedisCluster, RedisServer, env};
 
 fn check(url: &str, timeout_ms: u64) -> RedisCheck {
     RedisCheck::builder(url)
@@ -135,33 +131,13 @@ async fn a_killed_then_restarted_server_fails_then_passes_again() {
     check.check().await.unwrap();
 }
 
-/// A `MakeWriter` collecting every log line.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_wrong_password_fails_and_no_password_appears_anywhere() {
     let server = RedisServer::builder()
         .password("right-horse-battery")
         .start();
     let wrong = format!("redis://:wrong-staple-9f3k@{}", server.addr());
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::install();
 
     let health = Health::builder()
         .check_with(
@@ -181,7 +157,7 @@ async fn a_wrong_password_fails_and_no_password_appears_anywhere() {
         "{entry:?}"
     );
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("check failed"),
         "the failure is logged: {logs}"
@@ -211,14 +187,6 @@ async fn a_wrong_password_fails_and_no_password_appears_anywhere() {
 
 #[test]
 fn environment_is_validated_without_echoing_the_password() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    };
     assert!(RedisCheck::from_lookup(env(&[])).unwrap().is_none());
     let err = RedisCheck::from_lookup(env(&[("REDIS_CONNECT_TIMEOUT_MS", "soon")])).unwrap_err();
     assert_eq!(err.variable(), "REDIS_CONNECT_TIMEOUT_MS");

@@ -7,7 +7,7 @@ use aws_sdk_s3::{
 };
 use vitals_core::{Backoff, Check, CheckOptions, CheckStatus, Health, Probe};
 use vitals_s3::BucketCheck;
-use vitals_testkit::{Fault, FaultProxy, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
+use vitals_testkit::{Fault, FaultProxy, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, env};
 
 const BUCKETS: [&str; 3] = [
     "test-integration-app-tmp",
@@ -152,14 +152,6 @@ async fn deep_check_drift_warns_instead_of_failing() {
 
 #[test]
 fn the_environment_is_validated() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    };
     assert!(BucketCheck::from_lookup(env(&[])).unwrap().is_none());
     let err = BucketCheck::from_lookup(env(&[("TMP_STORAGE_BUCKET", "Prod_Tmp")])).unwrap_err();
     assert_eq!(err.variable(), "TMP_STORAGE_BUCKET");
