@@ -9,7 +9,10 @@ use std::{
 
 use crate::{
     TestCa,
-    process::{free_port, require_binary, stop, temp_dir, wait_for_port},
+    process::{
+        free_port, require_binary, start_on_free_port, stop, temp_dir, try_wait_for_port,
+        wait_for_port,
+    },
 };
 
 /// A MongoDB wire-compatible server (`jongodb`), optionally behind stunnel for TLS; killed on
@@ -34,11 +37,14 @@ impl MongoServer {
     pub fn start() -> MongoServer {
         let mut server = MongoServer {
             binary: require_binary("jongodb"),
-            port: free_port(60_000),
+            port: 0,
             child: None,
             tls: None,
         };
-        server.spawn();
+        start_on_free_port(60_000, |port| {
+            server.port = port;
+            server.try_spawn()
+        });
         server
     }
 
@@ -57,6 +63,12 @@ impl MongoServer {
     }
 
     fn spawn(&mut self) {
+        if let Err(message) = self.try_spawn() {
+            panic!("{message}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut child = Command::new(&self.binary)
             .arg("--host=127.0.0.1")
             .arg(format!("--port={}", self.port))
@@ -78,10 +90,14 @@ impl MongoServer {
         });
         if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
             stop(&mut child);
-            panic!("jongodb did not print JONGODB_URI= within 20 s");
+            return Err(format!(
+                "jongodb did not print JONGODB_URI= on port {} within 20 s",
+                self.port
+            ));
         }
-        wait_for_port(self.addr(), &mut child, "jongodb");
+        try_wait_for_port(self.addr(), &mut child, "jongodb")?;
         self.child = Some(child);
+        Ok(())
     }
 
     /// The server's own (plain) address.

@@ -37,19 +37,51 @@ pub fn free_port(below: u16) -> u16 {
     panic!("no free loopback port found below {below}");
 }
 
-/// Waits until `addr` accepts TCP connections, the child is still running, or 20 s pass.
+/// Waits until `addr` accepts TCP connections while the child runs; panics after 20 s or if
+/// the child exits.
 pub fn wait_for_port(addr: SocketAddr, child: &mut Child, what: &str) {
+    if let Err(message) = try_wait_for_port(addr, child, what) {
+        panic!("{message}");
+    }
+}
+
+/// Like [`wait_for_port`], returning the failure (a child that exited may have lost a race for
+/// its port: the caller can retry on another).
+pub(crate) fn try_wait_for_port(
+    addr: SocketAddr,
+    child: &mut Child,
+    what: &str,
+) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited before listening on {addr}: {status}");
+            return Err(format!(
+                "{what} exited before listening on {addr}: {status}"
+            ));
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("{what} did not listen on {addr} within 20 s");
+    stop(child);
+    Err(format!("{what} did not listen on {addr} within 20 s"))
+}
+
+/// Starts a server on a fresh free port, retrying twice on another port if it could not
+/// listen (another test may have taken the port between the check and the bind).
+pub(crate) fn start_on_free_port<T>(
+    below: u16,
+    mut start: impl FnMut(u16) -> Result<T, String>,
+) -> T {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match start(free_port(below)) {
+            Ok(server) => return server,
+            Err(message) => last = message,
+        }
+    }
+    panic!("{last} (three ports tried)");
 }
 
 /// Kills and reaps a child process.

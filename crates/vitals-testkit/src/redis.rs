@@ -7,7 +7,7 @@ use std::{
 
 use crate::{
     TestCa,
-    process::{free_port, require_binary, stop, temp_dir, wait_for_port},
+    process::{require_binary, start_on_free_port, stop, temp_dir, try_wait_for_port},
 };
 
 /// Builds a [`RedisServer`].
@@ -48,20 +48,26 @@ impl RedisServerBuilder {
     /// Starts the server and waits until it accepts connections.
     pub fn start(self) -> RedisServer {
         let binary = require_binary("redis-server");
-        let port = self
-            .port
-            .unwrap_or_else(|| free_port(if self.cluster { 55_000 } else { 60_000 }));
         let ca = self.tls.then(TestCa::new);
         let mut server = RedisServer {
             binary,
-            port,
+            port: self.port.unwrap_or(0),
             password: self.password,
             cluster: self.cluster,
             ca,
             dir: temp_dir("vitals-redis-"),
             child: None,
         };
-        server.spawn();
+        match self.port {
+            Some(_) => server.spawn(),
+            None => {
+                let below = if self.cluster { 55_000 } else { 60_000 };
+                start_on_free_port(below, |port| {
+                    server.port = port;
+                    server.try_spawn()
+                });
+            }
+        }
         server
     }
 }
@@ -89,6 +95,12 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
+        if let Err(message) = self.try_spawn() {
+            panic!("{message}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(&self.binary);
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -121,8 +133,9 @@ impl RedisServer {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", self.binary.display()));
-        wait_for_port(self.addr(), &mut child, "redis-server");
+        try_wait_for_port(self.addr(), &mut child, "redis-server")?;
         self.child = Some(child);
+        Ok(())
     }
 
     /// The listening address.

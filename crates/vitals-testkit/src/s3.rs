@@ -10,7 +10,7 @@ use tokio::{
     sync::watch,
 };
 
-use crate::process::{free_port, require_binary, stop, temp_dir, wait_for_port};
+use crate::process::{require_binary, start_on_free_port, stop, temp_dir, try_wait_for_port};
 
 /// The S3 server's access key.
 pub const S3_ACCESS_KEY: &str = "AKIAVITALSTESTKEY001";
@@ -30,16 +30,19 @@ impl S3Server {
     /// Starts a server accepting [`S3_ACCESS_KEY`] / [`S3_SECRET_KEY`].
     pub fn start() -> S3Server {
         let mut server = S3Server {
-            port: free_port(60_000),
+            port: 0,
             dir: temp_dir("vitals-s3-"),
             child: None,
             binary: require_binary("s3s-fs"),
         };
-        server.spawn();
+        start_on_free_port(60_000, |port| {
+            server.port = port;
+            server.spawn()
+        });
         server
     }
 
-    fn spawn(&mut self) {
+    fn spawn(&mut self) -> Result<(), String> {
         let mut child = Command::new(&self.binary)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
@@ -49,8 +52,9 @@ impl S3Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start s3s-fs");
-        wait_for_port(self.addr(), &mut child, "s3s-fs");
+        try_wait_for_port(self.addr(), &mut child, "s3s-fs")?;
         self.child = Some(child);
+        Ok(())
     }
 
     /// The listening address.
