@@ -49,7 +49,8 @@ use tower::Layer as _;
 use tracing_subscriber::EnvFilter;
 use vitals::{
     Check, CheckOptions, EnvError, Health, HealthConfig, Probe,
-    config::{env_millis, lookup_env},
+    config::{env_millis, env_millis_or_zero, lookup_env},
+    retry::parse_whole_number,
     tower::HealthLayer,
 };
 
@@ -68,37 +69,21 @@ fn settings() -> Result<Settings, EnvError> {
     let mut env = lookup_env;
     let port = match lookup_env("PORT") {
         None => 5000,
-        Some(raw) => raw
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|_| raw.trim().bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| EnvError::new("PORT", raw, "a port number from 0 to 65535"))?,
+        Some(raw) => parse_whole_number("PORT", &raw, 0..=u16::MAX.into(), "a port number")? as u16,
     };
+    let interval =
+        env_millis_or_zero(&mut env, "HEALTH_CHECK_INTERVAL_MS", Duration::from_secs(5))?;
     Ok(Settings {
         port,
         health: HealthConfig::from_env()?,
-        interval: match lookup_env("HEALTH_CHECK_INTERVAL_MS")
-            .as_deref()
-            .map(str::trim)
-        {
-            Some("0") => None,
-            _ => Some(env_millis(
-                &mut env,
-                "HEALTH_CHECK_INTERVAL_MS",
-                Duration::from_secs(5),
-            )?),
-        },
+        interval: (!interval.is_zero()).then_some(interval),
         ttl: env_millis(
             &mut env,
             "HEALTH_CHECK_CACHE_TTL_MS",
             Duration::from_secs(1),
         )?,
         timeout: env_millis(&mut env, "HEALTH_CHECK_TIMEOUT_MS", Duration::from_secs(30))?,
-        shutdown_delay: match lookup_env("SHUTDOWN_DELAY_MS").as_deref().map(str::trim) {
-            Some("0") => Duration::ZERO,
-            _ => env_millis(&mut env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5))?,
-        },
+        shutdown_delay: env_millis_or_zero(&mut env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5))?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Configuration from the deployment guide's environment variables.
 use std::{collections::BTreeSet, fmt, time::Duration};
 
-use vitals_retry::{Backoff, EnvError};
+use vitals_retry::{Backoff, EnvError, parse_whole_number};
 
 /// The components `SKIP_HEALTH_CHECKS` knows, as the deployment guide names them.
 pub const COMPONENTS: &[&str] = &["mongo", "redis", "storage", "custom_code"];
@@ -176,20 +176,34 @@ pub fn env_millis(
     variable: &str,
     default: Duration,
 ) -> Result<Duration, EnvError> {
-    const MAX: u64 = 86_400_000;
-    let Some(raw) = lookup(variable) else {
-        return Ok(default);
-    };
-    let trimmed = raw.trim();
-    match trimmed.parse::<u64>() {
-        Ok(ms) if (1..=MAX).contains(&ms) && trimmed.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok(Duration::from_millis(ms))
-        }
-        _ => Err(EnvError::new(
+    read_millis(lookup, variable, default, 1)
+}
+
+/// Like [`env_millis`], where `0` is meaningful (no delay, or "off").
+pub fn env_millis_or_zero(
+    lookup: &mut dyn FnMut(&str) -> Option<String>,
+    variable: &str,
+    default: Duration,
+) -> Result<Duration, EnvError> {
+    read_millis(lookup, variable, default, 0)
+}
+
+fn read_millis(
+    lookup: &mut dyn FnMut(&str) -> Option<String>,
+    variable: &str,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, EnvError> {
+    const ONE_DAY_MS: u64 = 86_400_000;
+    match lookup(variable) {
+        None => Ok(default),
+        Some(raw) => parse_whole_number(
             variable,
-            raw,
-            format!("a whole number of milliseconds from 1 to {MAX}"),
-        )),
+            &raw,
+            min..=ONE_DAY_MS,
+            "a whole number of milliseconds",
+        )
+        .map(Duration::from_millis),
     }
 }
 

@@ -1,9 +1,11 @@
-use std::{env, fmt, time::Duration};
+use std::{env, fmt, ops::RangeInclusive, time::Duration};
 
 use crate::Backoff;
 
 /// The largest delay accepted from the environment: one day, in milliseconds.
 const MAX_DELAY_MS: u64 = 86_400_000;
+/// What a delay variable holds.
+const MILLISECONDS: &str = "a whole number of milliseconds";
 /// The largest retry count accepted from the environment.
 const MAX_RETRIES: u32 = 1_000;
 
@@ -60,16 +62,25 @@ impl fmt::Display for EnvError {
 
 impl std::error::Error for EnvError {}
 
-fn parse_u64(name: &str, raw: &str, max: u64, unit: &str) -> Result<u64, EnvError> {
-    let expected = || format!("a whole number of {unit} from 0 to {max}");
+/// Parses a whole number in `range` from an environment variable's value: plain ASCII digits
+/// (surrounding whitespace tolerated), so `-1`, `+1`, `1.5`, `1e3`, `0x10` and empty are refused
+/// alike. The error says `expected {what} from {min} to {max}`, e.g. `what` = "a whole number of
+/// milliseconds".
+pub fn parse_whole_number(
+    variable: &str,
+    raw: &str,
+    range: RangeInclusive<u64>,
+    what: &str,
+) -> Result<u64, EnvError> {
     let trimmed = raw.trim();
-    // Only plain digits: rejects "-1", "+1", "1.5", "1e3", "" and "0x10" alike.
-    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(EnvError::new(name, raw, expected()));
-    }
+    let digits = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
     match trimmed.parse::<u64>() {
-        Ok(v) if v <= max => Ok(v),
-        _ => Err(EnvError::new(name, raw, expected())),
+        Ok(value) if digits && range.contains(&value) => Ok(value),
+        _ => Err(EnvError::new(
+            variable,
+            raw,
+            format!("{what} from {} to {}", range.start(), range.end()),
+        )),
     }
 }
 
@@ -115,16 +126,29 @@ impl Backoff {
         let mut backoff = Backoff::default();
 
         if let Some(raw) = lookup(&retries_var) {
-            backoff.retries = parse_u64(&retries_var, &raw, MAX_RETRIES.into(), "retries")? as u32;
+            backoff.retries = parse_whole_number(
+                &retries_var,
+                &raw,
+                0..=MAX_RETRIES.into(),
+                "a whole number of retries",
+            )? as u32;
         }
         if let Some(raw) = lookup(&delay_var) {
-            backoff.initial =
-                Duration::from_millis(parse_u64(&delay_var, &raw, MAX_DELAY_MS, "milliseconds")?);
+            backoff.initial = Duration::from_millis(parse_whole_number(
+                &delay_var,
+                &raw,
+                0..=MAX_DELAY_MS,
+                MILLISECONDS,
+            )?);
         }
         let max_raw = lookup(&max_var);
         if let Some(raw) = &max_raw {
-            backoff.max_delay =
-                Duration::from_millis(parse_u64(&max_var, raw, MAX_DELAY_MS, "milliseconds")?);
+            backoff.max_delay = Duration::from_millis(parse_whole_number(
+                &max_var,
+                raw,
+                0..=MAX_DELAY_MS,
+                MILLISECONDS,
+            )?);
         }
         if backoff.max_delay < backoff.initial {
             let initial_ms = backoff.initial.as_millis();

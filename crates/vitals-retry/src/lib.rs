@@ -45,7 +45,7 @@ mod tower_policy;
 mod backoff_compat;
 
 pub use delays::{Delays, RandomSource, Rng};
-pub use env::EnvError;
+pub use env::{EnvError, parse_whole_number};
 pub use policy::{Backoff, BackoffBuilder, InvalidBackoff, Jitter};
 
 #[cfg(feature = "tokio")]
