@@ -148,6 +148,20 @@ struct Outcome {
 }
 
 impl Entry {
+    /// The status of a check with no result yet: unknown counts against a critical check.
+    fn pending_status(&self) -> CheckStatus {
+        if self.critical {
+            CheckStatus::Fail
+        } else {
+            CheckStatus::Warn
+        }
+    }
+
+    /// Whether an on-demand result may still be served from the cache.
+    fn is_fresh(&self, outcome: &Outcome) -> bool {
+        outcome.finished.elapsed() < self.ttl
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, EntryState> {
         // A panic never happens while the lock is held; recover rather than propagate.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -422,14 +436,8 @@ impl Health {
             let state = entry.lock();
             let status = match (&state.last, entry.interval) {
                 (Some(last), Some(_)) => last.status,
-                (None, Some(_)) => {
-                    if entry.critical {
-                        CheckStatus::Fail
-                    } else {
-                        CheckStatus::Warn
-                    }
-                }
-                (Some(last), None) if last.finished.elapsed() < entry.ttl => last.status,
+                (None, Some(_)) => entry.pending_status(),
+                (Some(last), None) if entry.is_fresh(last) => last.status,
                 _ => return None,
             };
             if let Some(status) = status.overall() {
@@ -598,11 +606,7 @@ impl Inner {
             };
             return Pending::Ready(state.last.clone(), provenance);
         }
-        if let Some(last) = state
-            .last
-            .as_ref()
-            .filter(|l| l.finished.elapsed() < entry.ttl)
-        {
+        if let Some(last) = state.last.as_ref().filter(|last| entry.is_fresh(last)) {
             return Pending::Ready(Some(last.clone()), Provenance::Cached);
         }
         if let Some(flight) = &state.flight {
@@ -661,11 +665,7 @@ impl Inner {
                 report.last_success = o.last_success;
             }
             None => {
-                report.status = if entry.critical {
-                    CheckStatus::Fail
-                } else {
-                    CheckStatus::Warn
-                };
+                report.status = entry.pending_status();
                 report.output = Some("no result yet".to_owned());
                 report.provenance = Provenance::Pending;
             }

@@ -135,11 +135,10 @@ impl GrpcHealth {
                     .health
                     .check_with(Probe::All, &options.only(name.clone()))
                     .await;
-                match report.checks.first().map(|c| c.status) {
-                    Some(CheckStatus::Pass | CheckStatus::Warn) => ServingStatus::Serving,
-                    Some(CheckStatus::Fail) => ServingStatus::NotServing,
-                    Some(CheckStatus::Skipped) | None => ServingStatus::Unknown,
-                }
+                report
+                    .checks
+                    .first()
+                    .map_or(ServingStatus::Unknown, |c| check_serving(c.status))
             }
         }
     }
@@ -150,6 +149,15 @@ fn serving(ok: bool) -> ServingStatus {
         ServingStatus::Serving
     } else {
         ServingStatus::NotServing
+    }
+}
+
+/// One check's gRPC status: a skipped check is neither serving nor failing.
+fn check_serving(status: CheckStatus) -> ServingStatus {
+    match status {
+        CheckStatus::Pass | CheckStatus::Warn => ServingStatus::Serving,
+        CheckStatus::Fail => ServingStatus::NotServing,
+        CheckStatus::Skipped => ServingStatus::Unknown,
     }
 }
 
@@ -239,12 +247,7 @@ impl GrpcHealth {
         let mut statuses = HashMap::new();
         let all = self.health.check(Probe::All).await;
         for check in &all.checks {
-            let status = match check.status {
-                CheckStatus::Pass | CheckStatus::Warn => ServingStatus::Serving,
-                CheckStatus::Fail => ServingStatus::NotServing,
-                CheckStatus::Skipped => ServingStatus::Unknown,
-            };
-            statuses.insert(check.name.clone(), response(status));
+            statuses.insert(check.name.clone(), response(check_serving(check.status)));
         }
         for (name, probe) in [
             ("livez", Probe::Liveness),

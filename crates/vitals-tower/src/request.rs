@@ -85,23 +85,7 @@ pub(crate) fn render(
         Format::HealthJson => (report.to_health_json(verbose), HEALTH_JSON),
         Format::Text => (report.to_text(verbose), TEXT),
     };
-    let status = if report.status.is_serving() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let length = body.len();
-    let mut response = Response::new(if head {
-        Bytes::new()
-    } else {
-        Bytes::from(body)
-    });
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    response
+    status_answer(report.status, content_type, Bytes::from(body), head)
 }
 
 /// A terse answer from static bytes.
@@ -118,28 +102,44 @@ pub(crate) fn terse(status: Status, probe: Probe, format: Format, head: bool) ->
             Probe::All => ("healthz check failed\n", TEXT),
         },
     };
-    let mut response = Response::new(if head {
-        Bytes::new()
-    } else {
-        Bytes::from_static(body.as_bytes())
-    });
-    *response.status_mut() = if status.is_serving() {
+    status_answer(
+        status,
+        content_type,
+        Bytes::from_static(body.as_bytes()),
+        head,
+    )
+}
+
+/// A probe answer: 200 when serving, 503 otherwise; for `HEAD` the length without the body.
+fn status_answer(
+    status: Status,
+    content_type: &'static str,
+    body: Bytes,
+    head: bool,
+) -> Response<Bytes> {
+    let length = body.len();
+    let code = if status.is_serving() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let mut response = respond(code, content_type, if head { Bytes::new() } else { body });
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(length));
     response
 }
 
 fn plain(status: StatusCode, message: &str) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::copy_from_slice(message.as_bytes()));
+    respond(status, TEXT, Bytes::copy_from_slice(message.as_bytes()))
+}
+
+/// A response of the layer's own, never cached by intermediaries.
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
