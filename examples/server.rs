@@ -20,6 +20,7 @@
 //! | `MONGO_SERVER_SELECTION_TIMEOUT_MS` | 30000 | driver server selection timeout |
 //! | `REDIS_URI` | | `redis://`, `rediss://` or `redis-cluster://` URL: adds the `redis` check |
 //! | `REDIS_CONNECT_TIMEOUT_MS` | 10000 | Redis connect timeout |
+//! | `REDIS_COMMAND_TIMEOUT_MS` | 5000 | vitals' own: bound of the check's Redis commands, apart from connecting |
 //! | `REDIS_DISABLE_TLS_VERIFICATION` | false | accept ElastiCache's self-signed certificates |
 //! | `TMP_STORAGE_BUCKET`, `CONNECTORS_STORAGE_BUCKET`, `STATIC_STORAGE_BUCKET` | | S3 buckets: adds the `storage` check (default AWS credential chain, IAM roles included) |
 //! | `STORAGE_DEEP_CHECK` | false | also check the tmp bucket's expiration rule and the static bucket's GET CORS rule (drift warns) |
@@ -27,12 +28,16 @@
 //! | `CUSTOM_CODE_RUNNER_URI` | | the custom-code runner's URL: adds the `custom_code` check |
 //! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background; `0` runs them on demand instead |
 //! | `HEALTH_CHECK_CACHE_TTL_MS` | 1000 | vitals' own: on demand, how long a result is reused (one run per check per TTL however many probes arrive) |
-//! | `HEALTH_CHECK_TIMEOUT_MS` | 30000 | vitals' own: the budget of one check run, retries included |
+//! | `HEALTH_CHECK_TIMEOUT_MS` | derived | vitals' own: the budget of one check run, retries included; unset, every attempt fits (see the README's timing rule) |
 //! | `SHUTDOWN_DELAY_MS` | 5000 | after SIGTERM, keep serving this long with readiness failing, so load balancers stop sending before the listener closes |
 //!
 //! Redis is registered non-critical: the guide says it "is only used as a cache … and can be
 //! safely restarted or cleared", so a Redis outage makes probes `warn` (still 200) instead of
 //! taking every pod out of service.
+//!
+//! Each attempt is bounded by the driver's own timeout (so its error is reported), each run
+//! holds every attempt and delay unless `HEALTH_CHECK_TIMEOUT_MS` says otherwise (then one
+//! startup warning says how many attempts fit), and a probe never waits longer than 250 ms.
 //!
 //! Checks run in the background, so a kubelet probe with `timeoutSeconds: 1` is answered at
 //! once from the latest result even while retries take seconds.
@@ -61,7 +66,8 @@ struct Settings {
     /// `None`: on demand, with `ttl`.
     interval: Option<Duration>,
     ttl: Duration,
-    timeout: Duration,
+    /// `None`: derived per check so that every planned attempt fits.
+    timeout: Option<Duration>,
     shutdown_delay: Duration,
 }
 
@@ -82,7 +88,14 @@ fn settings() -> Result<Settings, EnvError> {
             "HEALTH_CHECK_CACHE_TTL_MS",
             Duration::from_secs(1),
         )?,
-        timeout: env_millis(&mut env, "HEALTH_CHECK_TIMEOUT_MS", Duration::from_secs(30))?,
+        timeout: match lookup_env("HEALTH_CHECK_TIMEOUT_MS") {
+            None => None,
+            Some(_) => Some(env_millis(
+                &mut env,
+                "HEALTH_CHECK_TIMEOUT_MS",
+                Duration::ZERO,
+            )?),
+        },
         shutdown_delay: env_millis_or_zero(&mut env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5))?,
     })
 }
@@ -129,7 +142,6 @@ async fn main() -> ExitCode {
 
     let mut builder = Health::builder()
         .config(&settings.health)
-        .timeout(settings.timeout)
         .ttl(settings.ttl)
         .on_status_change(|change| {
             tracing::info!(
@@ -153,6 +165,9 @@ async fn main() -> ExitCode {
     }
     if let Some(interval) = settings.interval {
         builder = builder.background(interval);
+    }
+    if let Some(budget) = settings.timeout {
+        builder = builder.timeout(budget);
     }
     for (check, options) in checks {
         let component = check.component().to_owned();
@@ -179,6 +194,7 @@ async fn main() -> ExitCode {
         "health checks ready"
     );
     let health = builder.build();
+    warn_about_timing(&health, settings.health.backoff.retries());
 
     // The layer wraps the whole application, so probes are answered before any routing.
     let app = HealthLayer::new(health.clone())
@@ -230,6 +246,44 @@ async fn main() -> ExitCode {
             eprintln!("in-flight requests did not finish within 30 s");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs each check's timing, and warns once when `HEALTH_CHECK_TIMEOUT_MS` cannot hold every
+/// attempt that `HEALTH_CHECK_RETRIES` plans.
+fn warn_about_timing(health: &Health, retries: u32) {
+    let ms = |d: Duration| d.as_millis() as u64;
+    let mut short = Vec::new();
+    for (check, component, timing) in health.timings() {
+        tracing::info!(
+            check,
+            attempt_timeout_ms = ms(timing.attempt_timeout),
+            budget_ms = ms(timing.budget),
+            attempts = timing.planned_attempts,
+            max_age_ms = ms(timing.max_age),
+            "check timing"
+        );
+        if !timing.fits() {
+            let driver = match component {
+                "mongo" => " (MONGO_SERVER_SELECTION_TIMEOUT_MS + 5 s for the ping)",
+                "redis" => " (REDIS_CONNECT_TIMEOUT_MS + REDIS_COMMAND_TIMEOUT_MS)",
+                _ => "",
+            };
+            short.push(format!(
+                "{check}: {} of {} attempts fit, each up to {} ms{driver}, needs {} ms",
+                timing.attempts_that_fit,
+                timing.planned_attempts,
+                ms(timing.attempt_timeout),
+                ms(timing.budget_needed()),
+            ));
+        }
+    }
+    if !short.is_empty() {
+        tracing::warn!(
+            "HEALTH_CHECK_TIMEOUT_MS is too short for HEALTH_CHECK_RETRIES={retries}: {}; \
+             raise it or unset it to derive it",
+            short.join("; ")
+        );
     }
 }
 

@@ -1,4 +1,4 @@
-use std::{collections::BTreeMap, fmt};
+use std::{collections::BTreeMap, fmt, time::Duration};
 
 use async_trait::async_trait;
 
@@ -39,6 +39,13 @@ pub trait Check: Send + Sync + 'static {
     /// scrubs them from every message and detail, on top of the patterns it always removes.
     fn secrets(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The longest one attempt can take by the driver's own timeouts (connect, server
+    /// selection, command), if the check sets them. The registry cuts an attempt only a little
+    /// after this, so the driver's own error is what a report shows; see [`crate::timing`].
+    fn attempt_timeout(&self) -> Option<Duration> {
+        None
     }
 
     /// Runs the check once.

@@ -4,13 +4,16 @@
 //! [`Health`] registry, and ask the registry for a [`Report`] per [`Probe`]. The registry does
 //! what every check needs and no check should do itself:
 //!
-//! - runs a probe's checks **concurrently**, each run bounded by its **timeout** (a budget
-//!   that every attempt and every backoff sleep must fit in);
+//! - runs a probe's checks **concurrently**; each attempt is bounded by the check's own
+//!   driver timeout and each run by a budget that holds every attempt and backoff sleep
+//!   (the one timing rule: [`timing`]);
 //! - **retries** failed attempts with [`vitals_retry::Backoff`] (the deployment guide's
 //!   ~1 s, ~2 s, ~4 s by default), except errors marked permanent;
 //! - catches **panics**: a panicking check is a failed check;
 //! - **caches** results for a TTL (on-demand mode) with **single-flight**: however many probe
-//!   requests arrive on a stale cache, each check runs once;
+//!   requests arrive on a stale cache, each check runs once, and a request waits for that run
+//!   at most 250 ms before it answers from the latest result (stale-while-revalidate); a
+//!   caller's deadline bounds only its own wait, never the run;
 //! - or runs checks in the **background** on an interval, so probes only read
 //!   ([`CheckOptions::every`], [`HealthBuilder::background`]);
 //! - **latches** the startup probe after its first pass, and **drains** readiness on shutdown;
@@ -46,18 +49,30 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod builder;
 mod check;
 pub mod config;
+mod entry;
+mod flight;
+mod health;
 mod options;
-mod registry;
 mod report;
+mod reused_client;
+mod run;
+mod run_options;
 mod scrub;
+pub mod timing;
 
 pub use async_trait::async_trait;
+pub use builder::HealthBuilder;
 pub use check::{Check, CheckError, Details};
 pub use config::{HealthConfig, InvalidConfig, Skip};
+pub use health::Health;
 pub use options::{CheckOptions, Probe, Probes, Severity};
-pub use registry::{Health, HealthBuilder, RunOptions, StatusChange};
-pub use report::{CheckReport, CheckStatus, Provenance, Report, Status};
+pub use report::{CheckReport, CheckStatus, Provenance, Report, RunProgress, Status};
+pub use reused_client::{ClientLease, ReusedClient};
+pub use run::StatusChange;
+pub use run_options::RunOptions;
 pub use scrub::{Scrubber, scrub};
+pub use timing::CheckTiming;
 pub use vitals_retry::{Backoff, EnvError, Jitter};

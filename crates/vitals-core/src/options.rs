@@ -135,6 +135,7 @@ pub struct CheckOptions {
     pub(crate) failure_threshold: u32,
     pub(crate) interval: Option<Duration>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) max_age: Option<Duration>,
 }
 
 impl CheckOptions {
@@ -146,14 +147,17 @@ impl CheckOptions {
         }
     }
 
-    /// The budget of one run: every attempt and every backoff sleep fit inside it.
+    /// The budget of one run: every attempt and every backoff sleep fit inside it. Unset, it
+    /// is derived so that every planned attempt fits (see [`crate::timing`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Cuts each single attempt at this (and always at the time left in the budget), so a
-    /// blackholed dependency still leaves time for retries.
+    /// blackholed dependency still leaves time for retries. Unset, an attempt is cut shortly
+    /// after the check's own driver timeout ([`Check::attempt_timeout`](crate::Check::attempt_timeout)),
+    /// else at the registry's default.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
         self
@@ -193,6 +197,13 @@ impl CheckOptions {
     /// only read the latest result and never wait.
     pub fn every(mut self, interval: Duration) -> Self {
         self.interval = Some(interval);
+        self
+    }
+
+    /// A result older than this counts as failed (default: the refresh period plus the run
+    /// budget, the longest a working registry takes to replace a result).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
         self
     }
 

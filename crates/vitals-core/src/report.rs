@@ -99,7 +99,10 @@ pub enum Provenance {
     Latched,
     /// Not run: the service is draining.
     Draining,
-    /// Not run yet (a background check before its first result).
+    /// The latest result, served while a new run is in progress (stale-while-revalidate):
+    /// the caller did not wait for the run to end. See the report's `age` and `progress`.
+    Refreshing,
+    /// No result yet (a run may be in progress: see `progress`).
     Pending,
     /// Not run: skipped by configuration.
     Skipped,
@@ -134,6 +137,39 @@ pub struct CheckReport {
     pub last_success: Option<SystemTime>,
     /// Where the result came from.
     pub provenance: Provenance,
+    /// The run in progress, if any.
+    pub progress: Option<RunProgress>,
+}
+
+/// A run of a check that is in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunProgress {
+    /// The attempt under way (1-based).
+    pub attempt: u32,
+    /// The attempts the schedule plans (retries + 1).
+    pub planned_attempts: u32,
+    /// The error of the previous attempt, scrubbed.
+    pub last_error: Option<String>,
+}
+
+impl fmt::Display for RunProgress {
+    /// `running: attempt 1 of 4`, or `retrying: attempt 2 of 4, last error: …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.attempt > 1 {
+            "retrying"
+        } else {
+            "running"
+        };
+        write!(
+            f,
+            "{verb}: attempt {} of {}",
+            self.attempt, self.planned_attempts
+        )?;
+        if let Some(error) = &self.last_error {
+            write!(f, ", last error: {error}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The result of a probe: overall status and one entry per check.
@@ -174,7 +210,7 @@ impl Report {
     /// only `{"status": …}`; verbose adds every check under `checks`, keyed by name, with
     /// `componentId`, `status`, `time`, `output`, `observedValue` (duration, `ms`) and the
     /// extension fields `attempts`, `consecutiveFailures`, `lastSuccess`, `ageMs`, `critical`,
-    /// `source` and `details`.
+    /// `source`, `progress` (a run in progress) and `details`.
     pub fn to_health_json(&self, verbose: bool) -> String {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -194,6 +230,8 @@ impl Report {
             age_ms: u128,
             critical: bool,
             source: Provenance,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            progress: Option<String>,
             #[serde(skip_serializing_if = "BTreeMap::is_empty")]
             details: &'a BTreeMap<String, String>,
         }
@@ -223,6 +261,7 @@ impl Report {
                         age_ms: c.age.as_millis(),
                         critical: c.critical,
                         source: c.provenance,
+                        progress: c.progress.as_ref().map(ToString::to_string),
                         details: &c.details.fields,
                     };
                     (c.name.as_str(), [entry])
@@ -272,6 +311,9 @@ impl Report {
                 .filter(|_| c.status != CheckStatus::Pass)
             {
                 let _ = write!(out, ": {}", output.replace('\n', " "));
+            }
+            if let Some(progress) = &c.progress {
+                let _ = write!(out, " ({progress})");
             }
             out.push('\n');
         }

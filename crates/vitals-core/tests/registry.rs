@@ -25,6 +25,7 @@ struct Scripted {
     calls: Arc<AtomicU32>,
     behaviour: Box<Behaviour>,
     secrets: Vec<String>,
+    driver_timeout: Option<Duration>,
 }
 
 impl Scripted {
@@ -40,12 +41,19 @@ impl Scripted {
             calls: calls.clone(),
             behaviour: Box::new(move |n| Box::pin(behaviour(n))),
             secrets: Vec::new(),
+            driver_timeout: None,
         };
         (check, calls)
     }
 
     fn component(mut self, component: &str) -> Self {
         self.component = component.to_owned();
+        self
+    }
+
+    /// Declares the driver's own bound of an attempt, as the probe crates do.
+    fn driver_timeout(mut self, timeout: Duration) -> Self {
+        self.driver_timeout = Some(timeout);
         self
     }
 }
@@ -60,6 +68,9 @@ impl Check for Scripted {
     }
     fn secrets(&self) -> Vec<String> {
         self.secrets.clone()
+    }
+    fn attempt_timeout(&self) -> Option<Duration> {
+        self.driver_timeout
     }
     async fn check(&self) -> Result<Details, CheckError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -425,8 +436,8 @@ async fn liveness_excludes_dependencies_by_default_and_membership_is_configurabl
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_caller_deadline_bounds_the_wait() {
-    let (check, _) = Scripted::new("slow", |_| async {
+async fn the_caller_deadline_bounds_only_its_own_wait() {
+    let (check, calls) = Scripted::new("slow", |_| async {
         tokio::time::sleep(Duration::from_secs(5)).await;
         ok()
     });
@@ -435,11 +446,259 @@ async fn the_caller_deadline_bounds_the_wait() {
     let report = health
         .check_with(
             Probe::Readiness,
-            &RunOptions::new().timeout(Duration::from_millis(800)),
+            &RunOptions::new()
+                .wait_for_runs()
+                .timeout(Duration::from_millis(800)),
         )
         .await;
     assert_eq!(start.elapsed(), Duration::from_millis(800));
+    // No result yet: pending, which counts against a critical check.
     assert_eq!(report.status, Status::Fail);
+    assert_eq!(report.checks[0].provenance, Provenance::Pending);
+    assert_eq!(report.checks[0].output.as_deref(), Some("no result yet"));
+    // The run went on with its own budget and is what the next caller sees.
+    let report = health.check(Probe::Readiness).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+    assert_eq!(report.status, Status::Pass);
+    assert_eq!(report.checks[0].provenance, Provenance::Fresh);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Issue 13, observation 1: one caller with a 1 ms deadline made every later caller see
+/// "failed: timed out after 1ms" until the TTL ended, and fired a pass→fail hook.
+#[tokio::test(start_paused = true)]
+async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
+    for background in [false, true] {
+        let (check, calls) = Scripted::new("mongo", |_| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ok()
+        });
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let c = changes.clone();
+        let mut builder = Health::builder()
+            .ttl(Duration::from_secs(5))
+            .check(check)
+            .on_status_change(move |change| c.lock().unwrap().push(change.to));
+        if background {
+            builder = builder.background(Duration::from_secs(5));
+        }
+        let health = builder.build();
+        if background {
+            // The first background run ends at 20 ms (tokio's paused clock).
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+        tokio::time::advance(Duration::from_millis(5001)).await;
+
+        // Many concurrent callers with mixed deadlines on an expired cache.
+        let tasks: Vec<_> = (0..200u64)
+            .map(|i| {
+                let health = health.clone();
+                tokio::spawn(async move {
+                    let options = match i % 4 {
+                        0 => RunOptions::new().timeout(Duration::from_millis(1)),
+                        1 => RunOptions::new().timeout(Duration::from_millis(10 + i)),
+                        2 => RunOptions::new(),
+                        _ => RunOptions::new().wait_for_runs(),
+                    };
+                    health.check_with(Probe::Readiness, &options).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let report = task.await.unwrap();
+            assert_eq!(report.status, Status::Pass, "background={background}");
+            let entry = &report.checks[0];
+            assert_eq!(entry.status, CheckStatus::Pass);
+            assert_eq!(entry.consecutive_failures, 0);
+            if entry.provenance == Provenance::Refreshing {
+                // The latest result, with its age.
+                assert!(entry.age >= Duration::from_secs(5), "{:?}", entry.age);
+            }
+        }
+        // Plain callers afterwards: still pass, from a real run, no failure counted.
+        let report = health.check(Probe::Readiness).await;
+        assert_eq!(report.status, Status::Pass);
+        assert_eq!(report.checks[0].consecutive_failures, 0);
+        assert_eq!(
+            *changes.lock().unwrap(),
+            [CheckStatus::Pass],
+            "no hook but the first"
+        );
+        // One run for the first result and one after the expiry, whoever asked.
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "background={background}");
+    }
+}
+
+/// Issue 13, observation 4: with a blackholed backend every probe after the TTL waited for
+/// the whole budget. Now a probe answers within `answer_within` from the latest result and
+/// shows the run in progress.
+#[tokio::test(start_paused = true)]
+async fn probes_answer_within_the_bound_while_a_run_hangs_and_show_its_progress() {
+    let (check, _) = Scripted::new("redis", |n| async move {
+        if n == 1 {
+            return ok();
+        }
+        if n == 2 {
+            return Err(CheckError::new("connection refused"));
+        }
+        std::future::pending().await
+    });
+    let health = Health::builder()
+        .ttl(Duration::from_secs(1))
+        .attempt_timeout(Duration::from_secs(3))
+        .backoff(Backoff::builder().jitter(Jitter::None).build().unwrap())
+        .check(check)
+        .build();
+    assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+    tokio::time::advance(Duration::from_millis(1001)).await;
+
+    let start = Instant::now();
+    let report = health
+        .check_with(Probe::Readiness, &RunOptions::new())
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    let entry = &report.checks[0];
+    assert_eq!(entry.provenance, Provenance::Refreshing);
+    assert_eq!(entry.status, CheckStatus::Pass);
+    // The first attempt failed at once; the second starts after ~1 s.
+    assert_eq!(
+        entry.progress.as_ref().map(ToString::to_string).as_deref(),
+        Some("running: attempt 1 of 4, last error: connection refused")
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let start = Instant::now();
+    let report = health
+        .check_with(Probe::Readiness, &RunOptions::new())
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    let text = report.to_text(true);
+    assert!(
+        text.contains("[+]redis ok (retrying: attempt 2 of 4, last error: connection refused)"),
+        "{text}"
+    );
+    assert!(
+        report
+            .to_health_json(true)
+            .contains(r#""progress":"retrying: attempt 2 of 4, last error: connection refused""#)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_older_than_its_max_age_counts_as_failed() {
+    let (check, _) = Scripted::new("db", |n| async move {
+        if n == 1 {
+            ok()
+        } else {
+            std::future::pending().await
+        }
+    });
+    let health = Health::builder()
+        .ttl(Duration::from_secs(1))
+        .max_age(Duration::from_secs(10))
+        .check(check)
+        .build();
+    health.check(Probe::Readiness).await;
+    tokio::time::advance(Duration::from_secs(9)).await;
+    let report = health
+        .check_with(Probe::Readiness, &RunOptions::new())
+        .await;
+    assert_eq!(report.status, Status::Pass, "9 s old: still served");
+    assert_eq!(report.checks[0].provenance, Provenance::Refreshing);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let report = health
+        .check_with(Probe::Readiness, &RunOptions::new())
+        .await;
+    assert_eq!(report.status, Status::Fail);
+    assert_eq!(
+        report.checks[0].output.as_deref(),
+        Some("last result (pass) is 11s old (max 10s)")
+    );
+    assert_eq!(health.cached_status(Probe::Readiness), None);
+}
+
+/// Issue 13, observation 3: a driver timeout equal to the budget left one attempt, reported
+/// as a generic "timed out". Now the budget is derived from the driver's timeout so every
+/// planned attempt fits, and the driver's own error is what the report shows.
+#[tokio::test(start_paused = true)]
+async fn the_driver_timeout_bounds_attempts_and_every_retry_fits() {
+    let driver = Duration::from_secs(30);
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let t = times.clone();
+    let (check, calls) = Scripted::new("mongo", move |_| {
+        t.lock().unwrap().push(Instant::now());
+        async move {
+            // A server that never answers: the driver gives up at its own timeout.
+            tokio::time::sleep(driver).await;
+            Err(CheckError::new(
+                "ping: connection refused: nothing listens at that address",
+            ))
+        }
+    });
+    let health = Health::builder()
+        .jitter_seed(7)
+        .check(check.driver_timeout(driver))
+        .build();
+    let (_, _, timing) = health.timings().next().unwrap();
+    assert_eq!(timing.attempt_timeout, Duration::from_secs(32));
+    assert!(timing.fits());
+    let start = Instant::now();
+    let report = health.check(Probe::Readiness).await;
+    let entry = &report.checks[0];
+    assert_eq!(entry.attempts, 4);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        entry.output.as_deref(),
+        Some("ping: connection refused: nothing listens at that address")
+    );
+    assert!(start.elapsed() <= timing.budget, "{:?}", start.elapsed());
+    // Between attempts: ~1 s, ~2 s, ~4 s (±25 %) after each 30 s attempt.
+    let times = times.lock().unwrap();
+    for (k, pair) in times.windows(2).enumerate() {
+        let gap = pair[1] - pair[0] - driver;
+        let base = Duration::from_secs(1 << k);
+        assert!(
+            gap >= base.mul_f64(0.75) && gap <= base.mul_f64(1.25),
+            "{gap:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_too_short_for_the_retries_is_accepted_and_said() {
+    let (check, _) = Scripted::new("mongo", |_| async { ok() });
+    let health = Health::builder()
+        .timeout(Duration::from_secs(30))
+        .check(check.driver_timeout(Duration::from_secs(30)))
+        .build();
+    let (name, component, timing) = health.timings().next().unwrap();
+    assert_eq!((name, component), ("mongo", "mongo"));
+    assert!(!timing.fits());
+    assert_eq!((timing.attempts_that_fit, timing.planned_attempts), (1, 4));
+    assert_eq!(
+        timing.budget_needed(),
+        Duration::from_millis(4 * 32_000 + 8_750)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seeded_jitter_repeats_its_delays() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let t = times.clone();
+        let (check, _) = Scripted::new("flaky", move |_| {
+            t.lock().unwrap().push(Instant::now());
+            async { Err(CheckError::new("down")) }
+        });
+        let health = Health::builder().jitter_seed(42).check(check).build();
+        let start = Instant::now();
+        health.check(Probe::Readiness).await;
+        let offsets: Vec<Duration> = times.lock().unwrap().iter().map(|t| *t - start).collect();
+        runs.push(offsets);
+    }
+    assert_eq!(runs[0].len(), 4);
+    assert_eq!(runs[0], runs[1]);
 }
 
 #[tokio::test(start_paused = true)]

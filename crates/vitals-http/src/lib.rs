@@ -13,12 +13,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::{fmt, ops::RangeInclusive, time::Instant};
+use std::{
+    fmt,
+    ops::RangeInclusive,
+    time::{Duration, Instant},
+};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri, header};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
@@ -36,6 +40,7 @@ pub struct HttpCheck {
     shown: String,
     authorization: Option<HeaderValue>,
     expect: RangeInclusive<u16>,
+    timeout: Duration,
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     secrets: Vec<String>,
 }
@@ -58,7 +63,14 @@ pub struct HttpCheckBuilder {
     name: String,
     component: String,
     expect: RangeInclusive<u16>,
+    timeout: Duration,
 }
+
+/// The default bound of one request: connecting, the answer and reading its body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most of a response body the check reads (it only needs the status).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 impl HttpCheckBuilder {
     /// The check's name (default `http`).
@@ -76,6 +88,13 @@ impl HttpCheckBuilder {
     /// The statuses that pass (default `200..=299`).
     pub fn expect_status(mut self, statuses: RangeInclusive<u16>) -> Self {
         self.expect = statuses;
+        self
+    }
+
+    /// How long one request may take in all: connecting, the answer and reading up to
+    /// [`MAX_BODY_BYTES`] of its body (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -147,6 +166,7 @@ impl HttpCheckBuilder {
             uri,
             authorization,
             expect: self.expect,
+            timeout: self.timeout,
             client,
             secrets,
         })
@@ -168,6 +188,7 @@ impl HttpCheck {
             name: "http".to_owned(),
             component: String::new(),
             expect: 200..=299,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 
@@ -199,25 +220,8 @@ impl HttpCheck {
     }
 }
 
-#[async_trait]
-impl Check for HttpCheck {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn component(&self) -> &str {
-        if self.component.is_empty() {
-            &self.name
-        } else {
-            &self.component
-        }
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        self.secrets.clone()
-    }
-
-    async fn check(&self) -> Result<Details, CheckError> {
+impl HttpCheck {
+    async fn request(&self) -> Result<Details, CheckError> {
         let mut request = Request::get(self.uri.clone())
             .header(header::USER_AGENT, "vitals-health-check")
             .body(Empty::new())
@@ -243,12 +247,11 @@ impl Check for HttpCheck {
             CheckError::new(format!("GET {}: {hint} ({})", self.shown, scrub(&text)))
         })?;
         let status = response.status();
-        // Read (and bound) the body so the connection can be reused.
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            response.into_body().collect(),
-        )
-        .await;
+        // Read the body (at most MAX_BODY_BYTES; the check's timeout bounds the time) so the
+        // connection can be reused. A longer body only means the connection is not reused.
+        let _ = Limited::new(response.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await;
         let latency = started.elapsed();
         let details = Details::new()
             .with("status", status.as_u16())
@@ -264,5 +267,40 @@ impl Check for HttpCheck {
             ))
             .with_details(details))
         }
+    }
+}
+
+#[async_trait]
+impl Check for HttpCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component(&self) -> &str {
+        if self.component.is_empty() {
+            &self.name
+        } else {
+            &self.component
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.secrets.clone()
+    }
+
+    fn attempt_timeout(&self) -> Option<Duration> {
+        Some(self.timeout)
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        tokio::time::timeout(self.timeout, self.request())
+            .await
+            .unwrap_or_else(|_| {
+                Err(CheckError::new(format!(
+                    "GET {}: no complete answer within {} ms",
+                    self.shown,
+                    self.timeout.as_millis()
+                )))
+            })
     }
 }

@@ -26,9 +26,8 @@ use mongodb::{
     error::{Error, ErrorKind},
     options::{ClientOptions, ConnectionString},
 };
-use tokio::sync::OnceCell;
 use vitals_core::{
-    Check, CheckError, Details, EnvError, InvalidConfig, async_trait,
+    Check, CheckError, Details, EnvError, InvalidConfig, ReusedClient, async_trait,
     config::{env_millis, lookup_env},
     scrub,
 };
@@ -37,6 +36,10 @@ pub use mongodb;
 
 /// The driver's (and the deployment guide's) default server selection timeout.
 pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_millis(30_000);
+
+/// The default bound of the check's commands once a server is selected (`ping`, and apart
+/// from it `buildInfo` and `hello` for the details).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// Checks a MongoDB deployment with `ping`.
 pub struct MongoCheck {
@@ -49,7 +52,8 @@ enum Target {
     Uri {
         connection_string: Box<ConnectionString>,
         selection_timeout: Duration,
-        client: OnceCell<Client>,
+        command_timeout: Duration,
+        client: ReusedClient<Client>,
     },
     Client(Client),
 }
@@ -68,6 +72,7 @@ pub struct MongoCheckBuilder {
     uri: String,
     name: String,
     selection_timeout: Duration,
+    command_timeout: Duration,
 }
 
 impl fmt::Debug for MongoCheckBuilder {
@@ -76,6 +81,7 @@ impl fmt::Debug for MongoCheckBuilder {
             .field("uri", &scrub(&self.uri))
             .field("name", &self.name)
             .field("selection_timeout", &self.selection_timeout)
+            .field("command_timeout", &self.command_timeout)
             .finish()
     }
 }
@@ -91,6 +97,13 @@ impl MongoCheckBuilder {
     /// `serverSelectionTimeoutMS` in the URI wins over this.
     pub fn server_selection_timeout(mut self, timeout: Duration) -> Self {
         self.selection_timeout = timeout;
+        self
+    }
+
+    /// How long the check's commands may take once a server is selected (default 5 s): a
+    /// server that accepts connections but never answers fails within selection + this.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
         self
     }
 
@@ -112,9 +125,13 @@ impl MongoCheckBuilder {
         Ok(MongoCheck {
             name: self.name,
             target: Target::Uri {
+                // A serverSelectionTimeoutMS in the URI wins over the builder's.
+                selection_timeout: connection_string
+                    .server_selection_timeout
+                    .unwrap_or(self.selection_timeout),
                 connection_string: Box::new(connection_string),
-                selection_timeout: self.selection_timeout,
-                client: OnceCell::new(),
+                command_timeout: self.command_timeout,
+                client: ReusedClient::new(),
             },
             secrets,
         })
@@ -128,6 +145,7 @@ impl MongoCheck {
             uri: uri.into(),
             name: "mongo".to_owned(),
             selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
 
@@ -186,30 +204,51 @@ impl MongoCheck {
             })
     }
 
-    async fn client(&self) -> Result<Client, CheckError> {
-        match &self.target {
-            Target::Client(client) => Ok(client.clone()),
-            Target::Uri {
-                connection_string,
-                selection_timeout,
-                client,
-            } => client
-                .get_or_try_init(|| async {
-                    // Resolves mongodb+srv records: a DNS failure here is retried next check.
-                    let mut options = ClientOptions::parse(connection_string.as_ref().clone())
-                        .await
-                        .map_err(|e| describe("resolve the connection string", &e))?;
-                    options.server_selection_timeout = options
-                        .server_selection_timeout
-                        .or(Some(*selection_timeout));
-                    options
-                        .app_name
-                        .get_or_insert_with(|| "vitals-health".to_owned());
-                    Client::with_options(options).map_err(|e| describe("create the client", &e))
-                })
-                .await
-                .cloned(),
+    /// Connects a new client (resolving `mongodb+srv` records: a DNS failure here is retried
+    /// next attempt).
+    async fn connect(
+        connection_string: &ConnectionString,
+        selection_timeout: Duration,
+    ) -> Result<Client, CheckError> {
+        let mut options = ClientOptions::parse(connection_string.clone())
+            .await
+            .map_err(|e| describe("resolve the connection string", &e))?;
+        options.server_selection_timeout = Some(selection_timeout);
+        options
+            .app_name
+            .get_or_insert_with(|| "vitals-health".to_owned());
+        Client::with_options(options).map_err(|e| describe("create the client", &e))
+    }
+}
+
+/// Pings, with a second ping when a pooled connection turned out dead, within `limit`.
+async fn ping_bounded(client: &Client, limit: Option<Duration>) -> Result<(), CheckError> {
+    let pinged = async {
+        let first = ping(client).await.err()?;
+        // A pooled connection that died answers the first ping with an I/O error; the pool
+        // is cleared, so a second ping goes through server selection and tells the truth.
+        let retry = matches!(
+            first.kind.as_ref(),
+            ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. }
+        );
+        if retry {
+            ping(client).await.err()
+        } else {
+            Some(first)
         }
+    };
+    let error = match limit {
+        None => pinged.await,
+        Some(limit) => tokio::time::timeout(limit, pinged).await.map_err(|_| {
+            CheckError::new(format!(
+                "ping: no answer within {} ms (server selection and the command's own timeout)",
+                limit.as_millis()
+            ))
+        })?,
+    };
+    match error {
+        None => Ok(()),
+        Some(error) => Err(describe("ping", &error)),
     }
 }
 
@@ -265,8 +304,14 @@ fn describe(context: &str, error: &Error) -> CheckError {
     })
 }
 
-/// `buildInfo` and `hello` facts; failures here never fail the check.
-async fn details(client: &Client) -> Details {
+/// `buildInfo` and `hello` facts, within `limit`; failures here never fail the check.
+async fn details(client: &Client, limit: Duration) -> Details {
+    tokio::time::timeout(limit, read_details(client))
+        .await
+        .unwrap_or_default()
+}
+
+async fn read_details(client: &Client) -> Details {
     let admin = client.database("admin");
     let mut details = Details::new();
     if let Ok(info) = admin.run_command(doc! { "buildInfo": 1 }).await
@@ -307,24 +352,44 @@ impl Check for MongoCheck {
         self.secrets.clone()
     }
 
+    fn attempt_timeout(&self) -> Option<Duration> {
+        match &self.target {
+            Target::Uri {
+                selection_timeout,
+                command_timeout,
+                ..
+            } => Some(*selection_timeout + *command_timeout),
+            Target::Client(_) => None,
+        }
+    }
+
     async fn check(&self) -> Result<Details, CheckError> {
-        let client = self.client().await?;
-        if let Err(first) = ping(&client).await {
-            // A pooled connection that died answers the first ping with an I/O error; the pool
-            // is cleared, so a second ping goes through server selection and tells the truth.
-            let retry = matches!(
-                first.kind.as_ref(),
-                ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. }
-            );
-            let error = if retry {
-                ping(&client).await.err()
-            } else {
-                Some(first)
-            };
-            if let Some(error) = error {
-                return Err(describe("ping", &error));
+        match &self.target {
+            Target::Client(client) => {
+                // The application's own client: its own timeouts apply, and the registry's
+                // attempt timeout bounds the rest.
+                ping_bounded(client, None).await?;
+                Ok(details(client, DEFAULT_COMMAND_TIMEOUT).await)
+            }
+            Target::Uri {
+                connection_string,
+                selection_timeout,
+                command_timeout,
+                client,
+            } => {
+                // A client is reused only after a successful attempt: after a failed or cut-off
+                // one, the next attempt starts from a new client and a new pool.
+                let client = client
+                    .lease(
+                        |_| true,
+                        || MongoCheck::connect(connection_string, *selection_timeout),
+                    )
+                    .await?;
+                ping_bounded(&client, Some(*selection_timeout + *command_timeout)).await?;
+                let details = details(&client, *command_timeout).await;
+                client.keep();
+                Ok(details)
             }
         }
-        Ok(details(&client).await)
     }
 }

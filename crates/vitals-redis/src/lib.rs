@@ -4,8 +4,8 @@
 //! [`RedisCheck`] sends `PING`; for a cluster it also reads `CLUSTER INFO` and fails unless
 //! `cluster_state:ok`. Details carry the server version (and cluster state).
 //!
-//! Built from a URL, the check keeps one connection and reconnects on the next check after
-//! any failure, so a Redis restart is seen as a failure and then a pass without restarting
+//! Built from a URL, the check keeps one connection only while attempts succeed with it and
+//! connects afresh after any failed or cut-off attempt ([`vitals_core::ReusedClient`]), so a Redis restart is seen as a failure and then a pass without restarting
 //! the application, and a Redis that is down is not hammered by a reconnect loop: the
 //! registry's retries decide when to try again. Built from the application's own fred client
 //! or pool, it pings that (and fred's reconnect policy applies).
@@ -21,6 +21,7 @@
 //! // Or explicitly.
 //! let check = RedisCheck::builder("rediss://:password@my-cache.abc123.use1.cache.amazonaws.com:6379")
 //!     .connect_timeout(Duration::from_secs(60))
+//!     .command_timeout(Duration::from_secs(2))
 //!     .accept_invalid_certs(true)
 //!     .build()
 //!     .expect("a valid URL");
@@ -36,9 +37,8 @@ use fred::{
     prelude::{Builder, ClientLike, ClusterInterface, Config, Error, ErrorKind},
     types::{InfoKind, config::TlsConfig},
 };
-use tokio::sync::Mutex;
 use vitals_core::{
-    Check, CheckError, Details, EnvError, InvalidConfig, async_trait,
+    Check, CheckError, Details, EnvError, InvalidConfig, ReusedClient, async_trait,
     config::{env_bool, env_millis, lookup_env},
     scrub,
 };
@@ -47,6 +47,9 @@ pub use fred;
 
 /// The deployment guide's default connect timeout for a standalone server.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
+
+/// The default bound of the commands of one check (`PING`, `INFO`, `CLUSTER INFO`).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// Checks a Redis server or cluster with `PING` (and `CLUSTER INFO`).
 pub struct RedisCheck {
@@ -61,7 +64,8 @@ enum Target {
         /// `host:port` of the first server, for messages (never the credentials).
         endpoint: String,
         connect_timeout: Duration,
-        connection: Mutex<Option<fred::prelude::Client>>,
+        command_timeout: Duration,
+        connection: ReusedClient<fred::prelude::Client>,
     },
     Client(fred::prelude::Client),
     Pool(fred::prelude::Pool),
@@ -87,6 +91,7 @@ pub struct RedisCheckBuilder {
     url: String,
     name: String,
     connect_timeout: Duration,
+    command_timeout: Duration,
     accept_invalid_certs: bool,
     extra_roots: Vec<String>,
 }
@@ -97,6 +102,7 @@ impl fmt::Debug for RedisCheckBuilder {
             .field("url", &scrub(&self.url))
             .field("name", &self.name)
             .field("connect_timeout", &self.connect_timeout)
+            .field("command_timeout", &self.command_timeout)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .finish_non_exhaustive()
     }
@@ -112,6 +118,13 @@ impl RedisCheckBuilder {
     /// How long connecting (TCP, TLS handshake, `AUTH`) may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the check's commands on a connection (`PING`, `INFO`, `CLUSTER INFO`) may
+    /// take together (default 5 s), apart from connecting.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
         self
     }
 
@@ -179,7 +192,8 @@ impl RedisCheckBuilder {
                 config: Box::new(config),
                 endpoint,
                 connect_timeout: self.connect_timeout,
-                connection: Mutex::new(None),
+                command_timeout: self.command_timeout,
+                connection: ReusedClient::with_discard(close),
             },
             secrets,
         })
@@ -193,6 +207,7 @@ impl RedisCheck {
             url: url.into(),
             name: "redis".to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
             accept_invalid_certs: false,
             extra_roots: Vec::new(),
         }
@@ -230,7 +245,8 @@ impl RedisCheck {
         self
     }
 
-    /// Reads `REDIS_URI`, `REDIS_CONNECT_TIMEOUT_MS` and `REDIS_DISABLE_TLS_VERIFICATION`;
+    /// Reads `REDIS_URI`, `REDIS_CONNECT_TIMEOUT_MS`, `REDIS_COMMAND_TIMEOUT_MS` and
+    /// `REDIS_DISABLE_TLS_VERIFICATION`;
     /// `Ok(None)` when `REDIS_URI` is unset.
     pub fn from_env() -> Result<Option<RedisCheck>, EnvError> {
         RedisCheck::from_lookup(lookup_env)
@@ -245,12 +261,18 @@ impl RedisCheck {
             "REDIS_CONNECT_TIMEOUT_MS",
             DEFAULT_CONNECT_TIMEOUT,
         )?;
+        let command_timeout = env_millis(
+            &mut lookup,
+            "REDIS_COMMAND_TIMEOUT_MS",
+            DEFAULT_COMMAND_TIMEOUT,
+        )?;
         let insecure = env_bool(&mut lookup, "REDIS_DISABLE_TLS_VERIFICATION", false)?;
         let Some(url) = lookup("REDIS_URI") else {
             return Ok(None);
         };
         RedisCheck::builder(url.trim())
             .connect_timeout(timeout)
+            .command_timeout(command_timeout)
             .accept_invalid_certs(insecure)
             .build()
             .map(Some)
@@ -336,59 +358,48 @@ impl RedisCheck {
         &self,
         config: &Config,
         endpoint: &str,
-        connect_timeout: Duration,
-        connection: &Mutex<Option<fred::prelude::Client>>,
+        (connect_timeout, command_timeout): (Duration, Duration),
+        connection: &ReusedClient<fred::prelude::Client>,
     ) -> Result<Details, CheckError> {
-        let mut slot = connection.lock().await;
-        let client = match slot.as_ref().filter(|c| c.is_connected()) {
-            Some(client) => client.clone(),
-            None => {
-                if let Some(stale) = slot.take() {
-                    close(stale);
+        let connect = || async {
+            let client = Builder::from_config(config.clone())
+                .with_connection_config(|c| {
+                    c.connection_timeout = connect_timeout;
+                    c.internal_command_timeout = connect_timeout;
+                    c.max_command_attempts = 1;
+                })
+                .with_performance_config(|p| p.default_command_timeout = command_timeout)
+                .build()
+                .map_err(|e| describe("invalid Redis configuration", &e))?;
+            let context = format!("connect to {endpoint}");
+            match tokio::time::timeout(connect_timeout, client.init()).await {
+                Ok(Ok(_task)) => Ok(client),
+                Ok(Err(error)) => {
+                    close(client);
+                    Err(describe(&context, &error))
                 }
-                let client = Builder::from_config(config.clone())
-                    .with_connection_config(|c| {
-                        c.connection_timeout = connect_timeout;
-                        c.internal_command_timeout = connect_timeout;
-                        c.max_command_attempts = 1;
-                    })
-                    .with_performance_config(|p| p.default_command_timeout = connect_timeout)
-                    .build()
-                    .map_err(|e| describe("invalid Redis configuration", &e))?;
-                let context = format!("connect to {endpoint}");
-                match tokio::time::timeout(connect_timeout, client.init()).await {
-                    Ok(Ok(_task)) => {}
-                    Ok(Err(error)) => {
-                        close(client);
-                        return Err(describe(&context, &error));
-                    }
-                    Err(_) => {
-                        close(client);
-                        return Err(CheckError::new(format!(
-                            "{context}: timed out after {} ms (REDIS_CONNECT_TIMEOUT_MS)",
-                            connect_timeout.as_millis()
-                        )));
-                    }
+                Err(_) => {
+                    close(client);
+                    Err(CheckError::new(format!(
+                        "{context}: timed out after {} ms (REDIS_CONNECT_TIMEOUT_MS)",
+                        connect_timeout.as_millis()
+                    )))
                 }
-                *slot = Some(client.clone());
-                client
             }
         };
-        match tokio::time::timeout(connect_timeout, probe(&client)).await {
-            Ok(Ok(details)) => Ok(details.with("endpoint", endpoint)),
-            outcome => {
-                // Reconnect from scratch next time rather than trust this connection.
-                if let Some(stale) = slot.take() {
-                    close(stale);
-                }
-                match outcome {
-                    Ok(Err(error)) => Err(error),
-                    _ => Err(CheckError::new(format!(
-                        "PING to {endpoint} timed out after {} ms",
-                        connect_timeout.as_millis()
-                    ))),
-                }
+        // A client is reused only after a successful attempt: after any failure, or an attempt
+        // the registry cut off, the next one connects afresh.
+        let client = connection.lease(|c| c.is_connected(), connect).await?;
+        match tokio::time::timeout(command_timeout, probe(&client)).await {
+            Ok(Ok(details)) => {
+                client.keep();
+                Ok(details.with("endpoint", endpoint))
             }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(CheckError::new(format!(
+                "PING to {endpoint}: no answer within {} ms (REDIS_COMMAND_TIMEOUT_MS)",
+                command_timeout.as_millis()
+            ))),
         }
     }
 }
@@ -416,16 +427,34 @@ impl Check for RedisCheck {
         self.secrets.clone()
     }
 
+    fn attempt_timeout(&self) -> Option<Duration> {
+        match &self.target {
+            // Connecting and the commands are each bounded; an attempt may need both.
+            Target::Url {
+                connect_timeout,
+                command_timeout,
+                ..
+            } => Some(*connect_timeout + *command_timeout),
+            Target::Client(_) | Target::Pool(_) => None,
+        }
+    }
+
     async fn check(&self) -> Result<Details, CheckError> {
         match &self.target {
             Target::Url {
                 config,
                 endpoint,
                 connect_timeout,
+                command_timeout,
                 connection,
             } => {
-                self.check_url(config, endpoint, *connect_timeout, connection)
-                    .await
+                self.check_url(
+                    config,
+                    endpoint,
+                    (*connect_timeout, *command_timeout),
+                    connection,
+                )
+                .await
             }
             Target::Client(client) => probe(client).await,
             Target::Pool(pool) => {

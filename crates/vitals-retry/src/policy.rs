@@ -108,6 +108,32 @@ impl Backoff {
     pub fn total_base_delay(&self) -> Duration {
         (0..self.retries).map(|k| self.base_delay(k)).sum()
     }
+
+    /// The longest the retries of one run can sleep in all: every delay at the top of its
+    /// jitter range (and still capped at [`Backoff::max_delay`]). A deadline at least this
+    /// much longer than the attempts themselves always leaves room for every retry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vitals_retry::Backoff;
+    ///
+    /// // The defaults: ~1 s, ~2 s, ~4 s with ±25 % jitter sleep at most 1.25 + 2.5 + 5 s.
+    /// assert_eq!(Backoff::default().max_total_delay(), Duration::from_millis(8750));
+    /// ```
+    pub fn max_total_delay(&self) -> Duration {
+        self.max_delays().sum()
+    }
+
+    /// The longest each retry's delay can be, in order: the top of its jitter range, capped.
+    pub fn max_delays(&self) -> impl Iterator<Item = Duration> + use<> {
+        let backoff = *self;
+        let mut previous = backoff.initial;
+        (0..backoff.retries).map(move |k| {
+            // Every jitter mode grows with its draw, so the top of the range is u = 1.
+            previous = backoff.jittered(k, 1.0, previous);
+            previous
+        })
+    }
 }
 
 /// Builds a validated [`Backoff`].

@@ -1,0 +1,282 @@
+//! Registering checks and the registry's defaults; `build` resolves each check's timing once.
+use std::{
+    fmt,
+    sync::{Arc, Mutex, Weak, atomic::AtomicBool},
+    time::Duration,
+};
+
+use tokio::sync::watch;
+use vitals_retry::Backoff;
+
+use crate::{
+    Check, CheckOptions, CheckTiming, Health, HealthConfig, Probe, Report, Scrubber, Severity,
+    Skip,
+    entry::{Entry, EntryState},
+    health::Inner,
+    run::{Listener, StatusChange, run_entry},
+    timing::{DEFAULT_ANSWER_WITHIN, DEFAULT_ATTEMPT_TIMEOUT},
+};
+
+const DEFAULT_TTL: Duration = Duration::from_secs(1);
+
+/// Builds a [`Health`] registry.
+///
+/// ```
+/// use std::time::Duration;
+/// use vitals_core::{async_trait, Check, CheckError, CheckOptions, Details, Health, Probe, Status};
+///
+/// struct Always;
+/// #[async_trait]
+/// impl Check for Always {
+///     fn name(&self) -> &str { "always" }
+///     async fn check(&self) -> Result<Details, CheckError> { Ok(Details::new()) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let health = Health::builder()
+///     .ttl(Duration::from_secs(2))
+///     .check(Always)
+///     .check_with(Always2, CheckOptions::new().non_critical())
+///     .build();
+/// let report = health.check(Probe::Readiness).await;
+/// assert_eq!(report.status, Status::Pass);
+/// # }
+/// # struct Always2;
+/// # #[async_trait]
+/// # impl Check for Always2 {
+/// #     fn name(&self) -> &str { "always2" }
+/// #     async fn check(&self) -> Result<Details, CheckError> { Ok(Details::new()) }
+/// # }
+/// ```
+#[must_use = "call .build() to get the registry"]
+pub struct HealthBuilder {
+    checks: Vec<(Arc<dyn Check>, CheckOptions)>,
+    budget: Option<Duration>,
+    attempt_timeout: Duration,
+    ttl: Duration,
+    max_age: Option<Duration>,
+    answer_within: Duration,
+    backoff: Backoff,
+    interval: Option<Duration>,
+    skip: Skip,
+    listeners: Vec<Listener>,
+    scrubber: Scrubber,
+    jitter_seed: Option<u64>,
+}
+
+impl fmt::Debug for HealthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthBuilder")
+            .field("checks", &self.checks.len())
+            .field("budget", &self.budget)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("ttl", &self.ttl)
+            .field("answer_within", &self.answer_within)
+            .field("backoff", &self.backoff)
+            .field("skip", &self.skip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Health {
+    /// A builder with the defaults: the guide's backoff (3 retries, ~1 s, ~2 s, ~4 s, max
+    /// 10 s), each attempt bounded by the check's driver timeout (else 10 s), a run budget
+    /// that fits every attempt, on-demand mode with a 1 s cache TTL, probe requests answered
+    /// within 250 ms, nothing skipped. See [`crate::timing`].
+    pub fn builder() -> HealthBuilder {
+        HealthBuilder {
+            checks: Vec::new(),
+            budget: None,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            ttl: DEFAULT_TTL,
+            max_age: None,
+            answer_within: DEFAULT_ANSWER_WITHIN,
+            backoff: Backoff::default(),
+            interval: None,
+            skip: Skip::none(),
+            listeners: Vec::new(),
+            scrubber: Scrubber::new(),
+            jitter_seed: None,
+        }
+    }
+}
+
+impl HealthBuilder {
+    /// Registers a check with default options.
+    pub fn check(self, check: impl Check) -> Self {
+        self.check_with(check, CheckOptions::new())
+    }
+
+    /// Registers a check with its own options.
+    pub fn check_with(self, check: impl Check, options: CheckOptions) -> Self {
+        self.check_arc(Arc::new(check), options)
+    }
+
+    /// Registers a shared check.
+    pub fn check_arc(mut self, check: Arc<dyn Check>, options: CheckOptions) -> Self {
+        self.checks.push((check, options));
+        self
+    }
+
+    /// The budget of one run of every check without its own (all attempts and delays).
+    /// Unset, each check's budget is derived so that every planned attempt fits.
+    pub fn timeout(mut self, budget: Duration) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Where an attempt is cut when neither the check (a driver timeout) nor its options say
+    /// (default 10 s).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// The default cache TTL of on-demand checks.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// A result older than this counts as failed (default: the check's refresh period — TTL
+    /// or interval — plus its run budget).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// How long a probe request waits for a run before it answers from the latest result
+    /// (default 250 ms: well under kubelet's 1 s `timeoutSeconds`).
+    pub fn answer_within(mut self, wait: Duration) -> Self {
+        self.answer_within = wait;
+        self
+    }
+
+    /// The default retry schedule.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Background mode for every check without its own setting: each runs every `interval`
+    /// and probes only read results. Requires a tokio runtime at [`build`](Self::build).
+    pub fn background(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Components whose checks are reported as skipped instead of run.
+    pub fn skip(mut self, skip: Skip) -> Self {
+        self.skip = skip;
+        self
+    }
+
+    /// Applies the environment's settings: backoff and skip list.
+    pub fn config(self, config: &HealthConfig) -> Self {
+        self.backoff(config.backoff).skip(config.skip.clone())
+    }
+
+    /// Also scrubs this exact string from every output.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.scrubber.add(secret.into());
+        self
+    }
+
+    /// Seeds the retry jitter, so a test sees the same delays every time.
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Calls `hook` whenever a check's status changes (and for its first result).
+    pub fn on_status_change(
+        mut self,
+        hook: impl Fn(&StatusChange) + Send + Sync + 'static,
+    ) -> Self {
+        self.listeners.push(Box::new(hook));
+        self
+    }
+
+    /// Builds the registry.
+    ///
+    /// # Panics
+    ///
+    /// If two checks share a name, or if background checks are registered and no tokio
+    /// runtime is running.
+    pub fn build(mut self) -> Health {
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.checks.len());
+        for (check, options) in self.checks {
+            let name = check.name().to_owned();
+            assert!(
+                entries.iter().all(|e| e.name != name),
+                "vitals: two checks are named {name:?}; check names must be unique"
+            );
+            for secret in check.secrets() {
+                self.scrubber.add(secret);
+            }
+            let component = check.component().to_owned();
+            let skipped_by = self
+                .skip
+                .skips(&component)
+                .then(|| format!("skipped by SKIP_HEALTH_CHECKS={}", self.skip));
+            let backoff = options.backoff.unwrap_or(self.backoff);
+            let interval = options.interval.or(self.interval);
+            let ttl = options.ttl.unwrap_or(self.ttl);
+            let timing = CheckTiming::resolve(
+                check.attempt_timeout(),
+                options.attempt_timeout,
+                self.attempt_timeout,
+                options.timeout.or(self.budget),
+                &backoff,
+                interval.unwrap_or(ttl),
+                options.max_age.or(self.max_age),
+            );
+            entries.push(Entry {
+                name,
+                component,
+                timing,
+                backoff,
+                critical: options.severity == Severity::Critical,
+                probes: options.probes,
+                failure_threshold: options.failure_threshold.max(1),
+                interval,
+                ttl,
+                skipped_by,
+                check,
+                state: Mutex::new(EntryState::default()),
+            });
+        }
+        let (reports, _) = watch::channel(Arc::new(Report::from_checks(Probe::All, Vec::new())));
+        let inner = Arc::new(Inner {
+            entries,
+            draining: AtomicBool::new(false),
+            drained: watch::channel(false).0,
+            started: AtomicBool::new(false),
+            reports,
+            listeners: self.listeners,
+            scrubber: self.scrubber,
+            answer_within: self.answer_within,
+            jitter_seed: self.jitter_seed,
+        });
+        inner.publish();
+        for (index, entry) in inner.entries.iter().enumerate() {
+            if let (Some(interval), None) = (entry.interval, &entry.skipped_by) {
+                tokio::spawn(background_loop(Arc::downgrade(&inner), index, interval));
+            }
+        }
+        Health { inner }
+    }
+}
+
+async fn background_loop(inner: Weak<Inner>, index: usize, interval: Duration) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        run_entry(&strong, index).await;
+        drop(strong);
+        // Hold no strong reference while sleeping, so dropping the registry ends the loop.
+        tokio::time::sleep(interval).await;
+    }
+}

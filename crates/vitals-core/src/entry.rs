@@ -1,0 +1,160 @@
+//! One registered check: its settings, its latest result, its run in progress, and the rules
+//! that turn them into a report entry.
+use std::{
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime},
+};
+
+use tokio::{sync::watch, time::Instant};
+use vitals_retry::Backoff;
+
+use crate::{
+    Check, CheckReport, CheckStatus, CheckTiming, Details, Probes, Provenance, RunProgress,
+};
+
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) component: String,
+    pub(crate) check: Arc<dyn Check>,
+    pub(crate) timing: CheckTiming,
+    pub(crate) backoff: Backoff,
+    pub(crate) critical: bool,
+    pub(crate) probes: Probes,
+    pub(crate) failure_threshold: u32,
+    /// `Some`: background mode. `None`: on demand, with `ttl`.
+    pub(crate) interval: Option<Duration>,
+    pub(crate) ttl: Duration,
+    pub(crate) skipped_by: Option<String>,
+    pub(crate) state: Mutex<EntryState>,
+}
+
+/// A run that is in progress: shared by every caller that waits for it.
+pub(crate) type Flight = watch::Receiver<Option<Arc<Outcome>>>;
+
+#[derive(Default)]
+pub(crate) struct EntryState {
+    pub(crate) last: Option<Arc<Outcome>>,
+    pub(crate) flight: Option<Flight>,
+    pub(crate) progress: Option<RunProgress>,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) last_success: Option<SystemTime>,
+    /// Completed runs, for seeding each run's jitter differently.
+    pub(crate) runs: u64,
+}
+
+/// One completed run of a check.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) status: CheckStatus,
+    pub(crate) output: Option<String>,
+    pub(crate) details: Details,
+    pub(crate) duration: Duration,
+    pub(crate) attempts: u32,
+    pub(crate) finished: Instant,
+    pub(crate) finished_wall: SystemTime,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) last_success: Option<SystemTime>,
+}
+
+impl Entry {
+    /// The status of a check whose result is unknown (none yet, or too old): unknown counts
+    /// against a critical check and warns for a non-critical one.
+    pub(crate) fn unknown_status(&self) -> CheckStatus {
+        if self.critical {
+            CheckStatus::Fail
+        } else {
+            CheckStatus::Warn
+        }
+    }
+
+    /// Whether an on-demand result may still be served without starting a run.
+    pub(crate) fn is_fresh(&self, outcome: &Outcome) -> bool {
+        outcome.finished.elapsed() < self.ttl
+    }
+
+    /// The status a result is served with: its own, unless it is older than the maximum age.
+    pub(crate) fn served_status(&self, outcome: &Outcome) -> CheckStatus {
+        if self.is_too_old(outcome) {
+            self.unknown_status().max_severity(outcome.status)
+        } else {
+            outcome.status
+        }
+    }
+
+    fn is_too_old(&self, outcome: &Outcome) -> bool {
+        outcome.finished.elapsed() > self.timing.max_age
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, EntryState> {
+        // A panic never happens while the lock is held; recover rather than propagate.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This check's entry in a report, from `outcome` (if any) and the run in progress.
+    pub(crate) fn report(&self, outcome: Option<&Outcome>, provenance: Provenance) -> CheckReport {
+        let mut report = CheckReport {
+            name: self.name.clone(),
+            component: self.component.clone(),
+            status: self.unknown_status(),
+            critical: self.critical,
+            output: None,
+            details: Details::new(),
+            duration: Duration::ZERO,
+            attempts: 0,
+            checked_at: None,
+            age: Duration::ZERO,
+            consecutive_failures: 0,
+            last_success: None,
+            provenance,
+            progress: None,
+        };
+        if let Some(reason) = &self.skipped_by {
+            report.status = CheckStatus::Skipped;
+            report.output = Some(reason.clone());
+            report.provenance = Provenance::Skipped;
+            return report;
+        }
+        report.progress = self.lock().progress.clone();
+        let Some(o) = outcome else {
+            report.output = Some("no result yet".to_owned());
+            report.provenance = Provenance::Pending;
+            return report;
+        };
+        report.status = self.served_status(o);
+        report.output = o.output.clone();
+        report.details = o.details.clone();
+        report.duration = o.duration;
+        report.attempts = o.attempts;
+        report.checked_at = Some(o.finished_wall);
+        report.age = o.finished.elapsed();
+        report.consecutive_failures = o.consecutive_failures;
+        report.last_success = o.last_success;
+        if self.is_too_old(o) {
+            let age = humantime::format_duration(round_s(report.age));
+            let max = humantime::format_duration(round_s(self.timing.max_age));
+            report.output = Some(match &o.output {
+                Some(last) => format!("last result is {age} old (max {max}): {last}"),
+                None => format!("last result ({}) is {age} old (max {max})", o.status),
+            });
+        }
+        report
+    }
+}
+
+impl CheckStatus {
+    /// The more severe of two statuses.
+    fn max_severity(self, other: CheckStatus) -> CheckStatus {
+        match (self.overall(), other.overall()) {
+            (Some(a), Some(b)) if b > a => other,
+            _ => self,
+        }
+    }
+}
+
+fn round_s(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs())
+}
+
+pub(crate) fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
