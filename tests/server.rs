@@ -3,7 +3,7 @@ mod common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::{example, http};
+use common::{example, http, poll_until};
 use tokio::process::Child;
 
 async fn start(
@@ -105,29 +105,6 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
             stderr.contains(&format!("{var}={value:?} is invalid: expected")),
             "{var}={value}: {stderr}"
         );
-    }
-}
-
-/// Polls `path` until `accept` holds for the parsed JSON body, or panics after 20 s.
-async fn poll_until(
-    addr: SocketAddr,
-    path: &str,
-    what: &str,
-    accept: impl Fn(u16, &serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let res = http(addr, "GET", path, &[]).await;
-        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-        if accept(res.status, &json) {
-            return json;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never saw {what}; last: {} {json}",
-            res.status
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

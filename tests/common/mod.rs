@@ -180,3 +180,26 @@ pub fn sigterm(child: &Child) {
         .unwrap();
     assert!(status.success(), "kill -TERM {pid}");
 }
+
+/// Polls `path` until `accept` holds for the parsed JSON body, or panics after 20 s.
+pub async fn poll_until(
+    addr: SocketAddr,
+    path: &str,
+    what: &str,
+    accept: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let res = http(addr, "GET", path, &[]).await;
+        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        if accept(res.status, &json) {
+            return json;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {what}; last: {} {json}",
+            res.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -49,8 +49,8 @@ pub struct CheckTiming {
     pub budget_is_set: bool,
     /// The attempts the retry schedule plans: its retries and the first try.
     pub planned_attempts: u32,
-    /// The attempts that fit in the budget at worst (every attempt cut, every delay at its
-    /// longest); at least 1.
+    /// The attempts that fit whole in the budget at worst (every attempt cut, every delay at
+    /// its longest). The first attempt always runs, cut at the budget if need be.
     pub attempts_that_fit: u32,
     /// A result older than this counts as failed.
     pub max_age: Duration,
@@ -81,7 +81,7 @@ impl CheckTiming {
         let needed = *worst.last().expect("at least one attempt");
         let budget_is_set = budget.is_some();
         let budget = budget.unwrap_or(needed);
-        let attempts_that_fit = worst.iter().filter(|w| **w <= budget).count().max(1) as u32;
+        let attempts_that_fit = worst.iter().filter(|w| **w <= budget).count() as u32;
         CheckTiming {
             driver_timeout,
             attempt_timeout,
@@ -146,8 +146,8 @@ mod tests {
             None,
         );
         assert!(!t.fits());
-        // Not even one 32 s attempt fits; the rule still counts the first one.
-        assert_eq!(t.attempts_that_fit, 1);
+        // Not even one 32 s attempt fits whole.
+        assert_eq!(t.attempts_that_fit, 0);
         let t = CheckTiming::resolve(
             None,
             Some(secs(1.0)),

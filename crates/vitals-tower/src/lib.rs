@@ -8,7 +8,9 @@
 //!   with `Allow: GET, HEAD`. Responses carry `Cache-Control: no-store`.
 //! - Body: terse by default (`{"status":"pass"}`); every check with `?verbose` or
 //!   [`HealthLayer::verbose`]; `?exclude=NAME` (repeatable) as the Kubernetes apiserver does;
-//!   `?timeout=2s` bounds the wait (checks report a timeout before the caller gives up).
+//!   `?timeout=2s` bounds this caller's wait, never a check's run. A probe waits for a run
+//!   at most the registry's `answer_within` (250 ms) and then answers from the latest result
+//!   (see `vitals_core::timing`).
 //!   `Accept` picks `application/health+json` (default) or Kubernetes-style `text/plain`.
 //! - The response body is [`ResponseBody`]: the inner body or the layer's bytes, with the inner
 //!   body's `Data` type, so the layered service works unchanged in axum, bare hyper and

@@ -178,7 +178,7 @@ async fn head_other_methods_and_bad_queries() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_timeout_parameter_bounds_the_answer() {
+async fn the_timeout_parameter_bounds_only_that_callers_wait() {
     let up = Arc::new(AtomicBool::new(true));
     let health = Health::builder()
         .check_with(
@@ -187,16 +187,29 @@ async fn the_timeout_parameter_bounds_the_answer() {
                 up,
                 delay: Duration::from_secs(30),
             },
-            CheckOptions::new().timeout(Duration::from_secs(60)),
+            CheckOptions::new()
+                .timeout(Duration::from_secs(60))
+                .attempt_timeout(Duration::from_secs(60)),
         )
         .build();
     let svc = ServiceBuilder::new()
         .layer(HealthLayer::new(health))
         .service_fn(echo);
+    // No result yet: pending counts against a critical check.
     let start = tokio::time::Instant::now();
-    let (status, _, _) = send(&svc, Method::GET, "/readyz?timeout=1s", None).await;
+    let (status, _, _) = send(&svc, Method::GET, "/readyz?timeout=100ms", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    // Without a timeout a probe still answers within the registry's bound (250 ms).
+    let start = tokio::time::Instant::now();
+    let (status, _, body) = send(&svc, Method::GET, "/readyz?verbose", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    assert!(body.contains("no result yet"), "{body}");
+    // The run the first caller started kept its own budget: once it ends, everyone passes.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let (status, _, _) = send(&svc, Method::GET, "/readyz?timeout=1ms", None).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test(start_paused = true)]
