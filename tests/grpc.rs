@@ -205,3 +205,70 @@ async fn the_callers_grpc_timeout_bounds_the_checks() {
         started.elapsed()
     );
 }
+
+/// Issue 13, observation 1 over gRPC: a `Check` whose `grpc-timeout` is 1 ms, arriving when the
+/// cache has expired, made the shared run fail and every later caller see NOT_SERVING.
+#[tokio::test]
+async fn a_check_with_a_1ms_deadline_never_poisons_later_callers() {
+    let redis = RedisServer::start();
+    let proxy = vitals_testkit::FaultProxy::start(redis.addr()).await;
+    let check = RedisCheck::builder(format!("redis://{}", proxy.addr()))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let retry_once = Backoff::builder()
+        .retries(1)
+        .initial_delay(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .ttl(Duration::from_millis(100))
+        .check_with(check, CheckOptions::new().backoff(retry_once))
+        .build();
+    let (addr, _server) = serve(health.clone()).await;
+    let mut client = client(addr).await;
+    assert_eq!(
+        status(&mut client, "").await.unwrap(),
+        ServingStatus::Serving
+    );
+    for round in 0..3 {
+        // The next run must reconnect, and every new connection is held 300 ms: the run takes
+        // longer than the 1 ms caller is willing to wait.
+        proxy.set(vitals_testkit::Fault::Delay(Duration::from_millis(300)));
+        redis.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let mut hasty = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        hasty
+            .metadata_mut()
+            .insert("grpc-timeout", "1m".parse().unwrap());
+        // The client gives up after 1 ms itself; either way its answer is no failure.
+        if let Ok(reply) = client.check(hasty).await {
+            assert_eq!(
+                reply.into_inner().status,
+                ServingStatus::Serving as i32,
+                "round {round}"
+            );
+        }
+        // It reached the server: it started the run that is now in progress.
+        let started = tokio::time::Instant::now();
+        while health.latest(vitals::Probe::Readiness).checks[0]
+            .progress
+            .is_none()
+        {
+            assert!(started.elapsed() < Duration::from_secs(1), "no run started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for service in ["", "redis", "readyz"] {
+            assert_eq!(
+                status(&mut client, service).await.unwrap(),
+                ServingStatus::Serving,
+                "round {round}: {service:?}"
+            );
+        }
+        proxy.set(vitals_testkit::Fault::Pass);
+    }
+    let report = health.latest(vitals::Probe::Readiness);
+    assert_eq!(report.checks[0].consecutive_failures, 0, "{report:?}");
+}
