@@ -5,13 +5,16 @@
 //! - `probe`: a terse `/readyz` answered from a fresh cache vs a `service_fn` returning a
 //!   static 200 with the same headers.
 //! - `fanout`: 50 instant checks on a stale cache vs spawning and joining 50 empty tasks.
+//! - `timing` (P4): 50 checks of 100 ms each vs one 100 ms sleep; the same with one of them
+//!   hung (cut at its 300 ms attempt timeout), answered as a probe (within 250 ms) and waited
+//!   for in full.
 use std::{hint::black_box, time::Duration};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tower::{Layer, service_fn};
 use tower_http::map_response_body::MapResponseBodyLayer;
-use vitals_bench::{app, get, registry, serve, static_200, warm};
-use vitals_core::Probe;
+use vitals_bench::{Sleepy, app, get, registry, serve, static_200, warm};
+use vitals_core::{Backoff, CheckOptions, Health, Probe, RunOptions, Status};
 use vitals_tower::HealthLayer;
 
 fn passthrough(c: &mut Criterion) {
@@ -105,5 +108,60 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, passthrough, probe, fanout);
+/// 50 checks of 100 ms each, the last hung when `hung`: no retries, attempts cut at 300 ms,
+/// nothing cached.
+fn slow_registry(hung: bool) -> Health {
+    let mut builder = Health::builder()
+        .ttl(Duration::ZERO)
+        .backoff(Backoff::none())
+        .attempt_timeout(Duration::from_millis(300));
+    for i in 0..50 {
+        let delay = (!(hung && i == 49)).then_some(Duration::from_millis(100));
+        builder = builder.check_with(Sleepy(format!("check-{i}"), delay), CheckOptions::new());
+    }
+    builder.build()
+}
+
+fn timing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("timing");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    group.bench_function("one 100 ms sleep", |b| {
+        b.iter(|| runtime.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await }))
+    });
+    let all_slow = slow_registry(false);
+    group.bench_function("50 checks of 100 ms", |b| {
+        b.iter(|| {
+            let report = runtime.block_on(all_slow.check(Probe::Readiness));
+            assert_eq!(report.status, Status::Pass);
+        })
+    });
+    let one_hung = slow_registry(true);
+    group.bench_function("49 of 100 ms + 1 hung, as a probe", |b| {
+        b.iter(|| {
+            let report =
+                runtime.block_on(one_hung.check_with(Probe::Readiness, &RunOptions::new()));
+            let fresh = report
+                .checks
+                .iter()
+                .filter(|c| c.status.overall() == Some(Status::Pass));
+            assert!(fresh.count() >= 49);
+        })
+    });
+    group.bench_function("49 of 100 ms + 1 hung, waited for", |b| {
+        b.iter(|| {
+            let report = runtime.block_on(one_hung.check(Probe::Readiness));
+            let hung = &report.checks[49];
+            let output = hung.output.as_deref().unwrap_or_default();
+            assert!(output.starts_with("timed out after 30"), "{output}");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, passthrough, probe, fanout, timing);
 criterion_main!(benches);

@@ -51,6 +51,25 @@ impl Check for Instant {
     }
 }
 
+/// A check that answers after `delay`, or never (`None`): a slow or hung dependency.
+#[derive(Debug)]
+pub struct Sleepy(pub String, pub Option<Duration>);
+
+#[async_trait]
+impl Check for Sleepy {
+    fn name(&self) -> &str {
+        &self.0
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        match self.1 {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => std::future::pending().await,
+        }
+        Ok(Details::new())
+    }
+}
+
 /// A registry of `checks` instant checks with the given cache TTL.
 pub fn registry(checks: usize, ttl: Duration) -> Health {
     let mut builder = Health::builder().ttl(ttl);
