@@ -143,8 +143,7 @@ fn timing(c: &mut Criterion) {
     let one_hung = slow_registry(true);
     group.bench_function("49 of 100 ms + 1 hung, as a probe", |b| {
         b.iter(|| {
-            let report =
-                runtime.block_on(one_hung.check_with(Probe::Readiness, &RunOptions::new()));
+            let report = runtime.block_on(one_hung.report(Probe::Readiness, &RunOptions::new()));
             let fresh = report
                 .checks
                 .iter()

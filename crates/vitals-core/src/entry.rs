@@ -74,15 +74,15 @@ impl Entry {
 
     /// The status a result is served with: its own, unless it is older than the maximum age.
     pub(crate) fn served_status(&self, outcome: &Outcome) -> CheckStatus {
-        if self.is_too_old(outcome) {
+        self.served_status_at(outcome, outcome.finished.elapsed())
+    }
+
+    fn served_status_at(&self, outcome: &Outcome, age: Duration) -> CheckStatus {
+        if age > self.timing.max_age {
             self.unknown_status().max_severity(outcome.status)
         } else {
             outcome.status
         }
-    }
-
-    fn is_too_old(&self, outcome: &Outcome) -> bool {
-        outcome.finished.elapsed() > self.timing.max_age
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, EntryState> {
@@ -92,6 +92,25 @@ impl Entry {
 
     /// This check's entry in a report, from `outcome` (if any) and the run in progress.
     pub(crate) fn report(&self, outcome: Option<&Outcome>, provenance: Provenance) -> CheckReport {
+        let progress = self.lock().progress.clone();
+        self.report_with(outcome, progress, provenance)
+    }
+
+    /// This check's entry in a report of its latest result, read under one lock.
+    pub(crate) fn latest_report(&self, provenance: impl Fn(bool) -> Provenance) -> CheckReport {
+        let (last, progress) = {
+            let state = self.lock();
+            (state.last.clone(), state.progress.clone())
+        };
+        self.report_with(last.as_deref(), progress, provenance(last.is_some()))
+    }
+
+    fn report_with(
+        &self,
+        outcome: Option<&Outcome>,
+        progress: Option<RunProgress>,
+        provenance: Provenance,
+    ) -> CheckReport {
         let mut report = CheckReport {
             name: self.name.clone(),
             component: self.component.clone(),
@@ -114,22 +133,24 @@ impl Entry {
             report.provenance = Provenance::Skipped;
             return report;
         }
-        report.progress = self.lock().progress.clone();
+        report.progress = progress;
         let Some(o) = outcome else {
             report.output = Some("no result yet".to_owned());
             report.provenance = Provenance::Pending;
             return report;
         };
-        report.status = self.served_status(o);
+        // Read the clock once: every rule below sees the same age.
+        let age = o.finished.elapsed();
+        report.status = self.served_status_at(o, age);
         report.output = o.output.clone();
         report.details = o.details.clone();
         report.duration = o.duration;
         report.attempts = o.attempts;
         report.checked_at = Some(o.finished_wall);
-        report.age = o.finished.elapsed();
+        report.age = age;
         report.consecutive_failures = o.consecutive_failures;
         report.last_success = o.last_success;
-        if self.is_too_old(o) {
+        if age > self.timing.max_age {
             let age = humantime::format_duration(round_s(report.age));
             let max = humantime::format_duration(round_s(self.timing.max_age));
             report.output = Some(match &o.output {

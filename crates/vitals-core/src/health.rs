@@ -48,10 +48,9 @@ impl fmt::Debug for Health {
 
 impl Health {
     /// Runs the checks of `probe` that need a run, waits for them however long they take, and
-    /// reports. Request handlers use [`Health::check_with`], which answers within a bound.
+    /// reports. Request handlers use [`Health::report`], which answers within a bound.
     pub async fn check(&self, probe: Probe) -> Report {
-        self.check_with(probe, &RunOptions::new().wait_for_runs())
-            .await
+        self.report(probe, &RunOptions::new().wait_for_runs()).await
     }
 
     /// Reports `probe`: results still fresh are reused; a stale on-demand check gets one
@@ -59,7 +58,7 @@ impl Health {
     /// [`answer_within`](crate::HealthBuilder::answer_within) and the caller's deadline, after
     /// which the latest result answers (stale-while-revalidate). What the caller asks never
     /// changes what another caller sees.
-    pub async fn check_with(&self, probe: Probe, options: &RunOptions) -> Report {
+    pub async fn report(&self, probe: Probe, options: &RunOptions) -> Report {
         let inner = &self.inner;
         if probe == Probe::Readiness && self.is_draining() {
             let mut report = self.read(probe, options, Provenance::Draining);
@@ -135,11 +134,7 @@ impl Health {
         let inner = &self.inner;
         let checks = inner
             .selected(probe, options)
-            .map(|index| {
-                let entry = &inner.entries[index];
-                let last = entry.lock().last.clone();
-                entry.report(last.as_deref(), provenance)
-            })
+            .map(|index| inner.entries[index].latest_report(|_| provenance))
             .collect();
         Report::from_checks(probe, checks)
     }

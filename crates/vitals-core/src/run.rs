@@ -100,7 +100,8 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
     span.record("duration_ms", duration.as_millis() as u64);
     span.in_scope(|| {
         let output = outcome.output.as_deref().unwrap_or("");
-        let duration = humantime::format_duration(round_ms(duration)).to_string();
+        // Formatted only when a subscriber wants the event.
+        let duration = humantime::format_duration(round_ms(duration));
         match outcome.status {
             CheckStatus::Pass => tracing::debug!(attempts, %duration, "check passed"),
             CheckStatus::Warn => tracing::warn!(attempts, %duration, output, "check degraded"),
@@ -240,13 +241,11 @@ impl Inner {
             .entries
             .iter()
             .map(|entry| {
-                let last = entry.lock().last.clone();
-                let provenance = match (&last, entry.interval) {
-                    (None, _) => Provenance::Pending,
-                    (Some(_), Some(_)) => Provenance::Background,
-                    (Some(_), None) => Provenance::Cached,
-                };
-                entry.report(last.as_deref(), provenance)
+                entry.latest_report(|has_result| match (has_result, entry.interval) {
+                    (false, _) => Provenance::Pending,
+                    (true, Some(_)) => Provenance::Background,
+                    (true, None) => Provenance::Cached,
+                })
             })
             .collect();
         self.reports

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// What one probe request asks of [`Health::check_with`](crate::Health::check_with).
+/// What one probe request asks of [`Health::report`](crate::Health::report).
 ///
 /// Nothing here changes what another caller sees: a deadline bounds only this caller's wait,
 /// exclusions only this report.

@@ -430,7 +430,7 @@ async fn liveness_excludes_dependencies_by_default_and_membership_is_configurabl
     assert_eq!(live.checks.len(), 1);
     assert_eq!(health.check(Probe::All).await.checks.len(), 2);
     let ready = health
-        .check_with(Probe::Readiness, &RunOptions::new().exclude("db"))
+        .report(Probe::Readiness, &RunOptions::new().exclude("db"))
         .await;
     assert!(ready.checks.is_empty());
 }
@@ -444,7 +444,7 @@ async fn the_caller_deadline_bounds_only_its_own_wait() {
     let health = Health::builder().check(check).build();
     let start = Instant::now();
     let report = health
-        .check_with(
+        .report(
             Probe::Readiness,
             &RunOptions::new()
                 .wait_for_runs()
@@ -501,7 +501,7 @@ async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
                         2 => RunOptions::new(),
                         _ => RunOptions::new().wait_for_runs(),
                     };
-                    health.check_with(Probe::Readiness, &options).await
+                    health.report(Probe::Readiness, &options).await
                 })
             })
             .collect();
@@ -554,9 +554,7 @@ async fn probes_answer_within_the_bound_while_a_run_hangs_and_show_its_progress(
     tokio::time::advance(Duration::from_millis(1001)).await;
 
     let start = Instant::now();
-    let report = health
-        .check_with(Probe::Readiness, &RunOptions::new())
-        .await;
+    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
     assert_eq!(start.elapsed(), Duration::from_millis(250));
     let entry = &report.checks[0];
     assert_eq!(entry.provenance, Provenance::Refreshing);
@@ -568,9 +566,7 @@ async fn probes_answer_within_the_bound_while_a_run_hangs_and_show_its_progress(
     );
     tokio::time::advance(Duration::from_secs(1)).await;
     let start = Instant::now();
-    let report = health
-        .check_with(Probe::Readiness, &RunOptions::new())
-        .await;
+    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
     assert_eq!(start.elapsed(), Duration::from_millis(250));
     let text = report.to_text(true);
     assert!(
@@ -600,15 +596,11 @@ async fn a_result_older_than_its_max_age_counts_as_failed() {
         .build();
     health.check(Probe::Readiness).await;
     tokio::time::advance(Duration::from_secs(9)).await;
-    let report = health
-        .check_with(Probe::Readiness, &RunOptions::new())
-        .await;
+    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
     assert_eq!(report.status, Status::Pass, "9 s old: still served");
     assert_eq!(report.checks[0].provenance, Provenance::Refreshing);
     tokio::time::advance(Duration::from_secs(2)).await;
-    let report = health
-        .check_with(Probe::Readiness, &RunOptions::new())
-        .await;
+    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
     assert_eq!(report.status, Status::Fail);
     assert_eq!(
         report.checks[0].output.as_deref(),
@@ -808,7 +800,7 @@ async fn only_runs_and_reports_a_single_check() {
         .check_with(b, no_retries())
         .build();
     let report = health
-        .check_with(Probe::All, &RunOptions::new().only("a"))
+        .report(Probe::All, &RunOptions::new().only("a"))
         .await;
     assert_eq!((report.status, report.checks.len()), (Status::Pass, 1));
     assert_eq!(

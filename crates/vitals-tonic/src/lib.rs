@@ -125,7 +125,7 @@ impl GrpcHealth {
         match target {
             Target::Probe(probe) => serving(
                 self.health
-                    .check_with(*probe, &options)
+                    .report(*probe, &options)
                     .await
                     .status
                     .is_serving(),
@@ -133,7 +133,7 @@ impl GrpcHealth {
             Target::Check(name) => {
                 let report = self
                     .health
-                    .check_with(Probe::All, &options.only(name.clone()))
+                    .report(Probe::All, &options.only(name.clone()))
                     .await;
                 report
                     .checks

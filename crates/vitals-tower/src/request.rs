@@ -70,7 +70,7 @@ pub(crate) fn answer(health: Health, probe: Probe, parts: Parts, verbose_default
         options = options.timeout(timeout);
     }
     Answer::Later(Box::pin(async move {
-        let report = health.check_with(probe, &options).await;
+        let report = health.report(probe, &options).await;
         render(&report, format, verbose, head)
     }))
 }
