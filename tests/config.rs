@@ -28,6 +28,7 @@ fn cases() -> Vec<(&'static str, &'static str)> {
         "HEALTH_CHECK_MAX_RETRY_DELAY_MS",
         "MONGO_SERVER_SELECTION_TIMEOUT_MS",
         "REDIS_CONNECT_TIMEOUT_MS",
+        "REDIS_COMMAND_TIMEOUT_MS",
         "HEALTH_CHECK_INTERVAL_MS",
         "HEALTH_CHECK_CACHE_TTL_MS",
         "HEALTH_CHECK_TIMEOUT_MS",
