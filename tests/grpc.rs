@@ -17,9 +17,7 @@ use vitals_testkit::RedisServer;
 async fn serve(health: Health) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = GrpcHealth::new(health.clone())
-        .watch_interval(Duration::from_millis(50))
-        .into_service();
+    let service = GrpcHealth::new(health.clone()).into_service();
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
@@ -59,8 +57,9 @@ fn redis_health(redis: &RedisServer) -> Health {
         .connect_timeout(Duration::from_millis(500))
         .build()
         .unwrap();
+    // Background mode: a watcher is pushed every finished run.
     Health::builder()
-        .ttl(Duration::ZERO)
+        .background(Duration::from_millis(50))
         .backoff(Backoff::none())
         .check_with(check, CheckOptions::new().timeout(Duration::from_secs(2)))
         .build()
@@ -73,6 +72,15 @@ async fn check_and_watch_follow_a_real_backend_down_and_up() {
     let (addr, server) = serve(health.clone()).await;
     let mut client = client(addr).await;
 
+    // The first background run: pending (NOT_SERVING) until it ends.
+    let mut first = health.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        first.wait_for(|r| r.checks[0].attempts > 0),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         status(&mut client, "").await.unwrap(),
         ServingStatus::Serving

@@ -259,6 +259,7 @@ impl HealthBuilder {
             answer_within: self.answer_within,
             jitter_seed: self.jitter_seed,
         });
+        inner.latch_startup();
         inner.publish();
         for (index, entry) in inner.entries.iter().enumerate() {
             if let (Some(interval), None) = (entry.interval, &entry.skipped_by) {

@@ -60,17 +60,10 @@ impl Health {
     /// changes what another caller sees.
     pub async fn report(&self, probe: Probe, options: &RunOptions) -> Report {
         let inner = &self.inner;
-        if probe == Probe::Readiness && self.is_draining() {
-            let mut report = self.read(probe, options, Provenance::Draining);
-            report.status = Status::Fail;
-            report.output = Some("draining: the service is shutting down".to_owned());
-            return report;
-        }
-        if probe == Probe::Startup && self.is_started() {
-            let mut report = self.read(probe, options, Provenance::Latched);
-            report.status = Status::Pass;
-            report.output =
-                Some("startup complete; checks are no longer run for this probe".to_owned());
+        if let Some(fixed) = self.fixed(probe) {
+            let mut report = self.read(probe, options, fixed.provenance);
+            report.status = fixed.status;
+            report.output = Some(fixed.note.to_owned());
             return report;
         }
 
@@ -85,11 +78,35 @@ impl Health {
             let (outcome, provenance) = pending.resolve(until).await;
             checks.push(inner.entries[index].report(outcome.as_deref(), provenance));
         }
-        let report = Report::from_checks(probe, checks);
-        if probe == Probe::Startup && report.status.is_serving() {
-            inner.started.store(true, Ordering::Release);
+        Report::from_checks(probe, checks)
+    }
+
+    /// The status of `probe` that no check result can change: readiness while draining, and
+    /// startup once latched.
+    fn fixed(&self, probe: Probe) -> Option<Fixed> {
+        match probe {
+            Probe::Readiness if self.is_draining() => Some(Fixed {
+                status: Status::Fail,
+                provenance: Provenance::Draining,
+                note: "draining: the service is shutting down",
+            }),
+            Probe::Startup if self.is_started() => Some(Fixed {
+                status: Status::Pass,
+                provenance: Provenance::Latched,
+                note: "startup complete; checks are no longer run for this probe",
+            }),
+            _ => None,
         }
-        report
+    }
+
+    /// The status of `probe` from the latest results, running nothing and waiting for nothing:
+    /// what a watcher is told after each change ([`Health::subscribe`]). On demand, results
+    /// are as fresh as the last probe made them.
+    pub fn latest_status(&self, probe: Probe) -> Status {
+        if let Some(fixed) = self.fixed(probe) {
+            return fixed.status;
+        }
+        self.inner.latest_status(probe)
     }
 
     /// The overall status of `probe` when it can be answered without running any check — every
@@ -97,11 +114,8 @@ impl Health {
     /// draining — else `None`. Allocates nothing: the fast path of a terse probe.
     pub fn cached_status(&self, probe: Probe) -> Option<Status> {
         let inner = &self.inner;
-        if probe == Probe::Readiness && self.is_draining() {
-            return Some(Status::Fail);
-        }
-        if probe == Probe::Startup && self.is_started() {
-            return Some(Status::Pass);
+        if let Some(fixed) = self.fixed(probe) {
+            return Some(fixed.status);
         }
         let mut worst = Status::Pass;
         for entry in inner.entries.iter().filter(|e| e.probes.contains(probe)) {
@@ -118,9 +132,6 @@ impl Health {
             if let Some(status) = status.overall() {
                 worst = worst.max(status);
             }
-        }
-        if probe == Probe::Startup && worst.is_serving() {
-            inner.started.store(true, Ordering::Release);
         }
         Some(worst)
     }
@@ -145,6 +156,8 @@ impl Health {
         if !self.inner.draining.swap(true, Ordering::AcqRel) {
             tracing::info!("vitals: draining; readiness now fails");
             self.inner.drained.send_replace(true);
+            // Subscribers (gRPC Watch) see readiness turn at once.
+            self.inner.publish();
         }
     }
 
@@ -160,7 +173,8 @@ impl Health {
         self.inner.draining.load(Ordering::Acquire)
     }
 
-    /// Whether the startup probe has latched.
+    /// Whether the startup probe has latched: set by the engine when a run leaves every
+    /// startup check serving, never by a caller.
     pub fn is_started(&self) -> bool {
         self.inner.started.load(Ordering::Acquire)
     }
@@ -206,7 +220,36 @@ impl Health {
     }
 }
 
+/// A probe status fixed by the registry's state rather than by check results.
+struct Fixed {
+    status: Status,
+    provenance: Provenance,
+    note: &'static str,
+}
+
 impl Inner {
+    /// The worst served status of `probe`'s checks' latest results (unknown for none yet).
+    fn latest_status(&self, probe: Probe) -> Status {
+        self.entries
+            .iter()
+            .filter(|e| e.probes.contains(probe) && e.skipped_by.is_none())
+            .filter_map(|e| match &e.lock().last {
+                Some(last) => e.served_status(last).overall(),
+                None => e.unknown_status().overall(),
+            })
+            .max()
+            .unwrap_or(Status::Pass)
+    }
+
+    /// Latches the startup probe once every startup check's latest result serves. Called by
+    /// the engine after each run (and at build), so no caller ever decides it.
+    pub(crate) fn latch_startup(&self) {
+        if !self.started.load(Ordering::Acquire) && self.latest_status(Probe::Startup).is_serving()
+        {
+            self.started.store(true, Ordering::Release);
+        }
+    }
+
     pub(crate) fn selected<'a>(
         &'a self,
         probe: Probe,

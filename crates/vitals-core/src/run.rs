@@ -108,6 +108,7 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
             _ => tracing::warn!(attempts, %duration, output, "check failed"),
         }
     });
+    inner.latch_startup();
     inner.publish();
     outcome
 }

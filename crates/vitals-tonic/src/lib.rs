@@ -1,14 +1,28 @@
 //! `grpc.health.v1` answered from a [`vitals_core::Health`] registry.
 //!
-//! | service | answers |
-//! |---|---|
-//! | `""` | readiness overall |
-//! | `livez`, `readyz`, `startupz`, `healthz` | that probe |
-//! | a check's name | that check alone |
-//! | anything else | `NOT_FOUND` on `Check`, `SERVICE_UNKNOWN` on `Watch` |
+//! Every name has one meaning, the same in `Check`, `Watch` and `List`:
 //!
-//! `pass` and `warn` are `SERVING`, `fail` is `NOT_SERVING`, a check skipped by
-//! `SKIP_HEALTH_CHECKS` is `UNKNOWN`. Probe names win over check names.
+//! | service | status of |
+//! |---|---|
+//! | `""` | the server as a whole: readiness |
+//! | a service the server hosts ([`GrpcHealth::service`], [`GrpcHealth::named_service`]) | readiness: it can take traffic when the server can |
+//! | `grpc.health.v1.Health` | liveness: the health service itself answers while the process lives |
+//! | `readyz`/`readiness`, `livez`/`liveness`, `startupz`/`startup`, `healthz` | that probe (`healthz`: every check) |
+//! | a check's name | that check alone |
+//! | anything else | `NOT_FOUND` on `Check`, `SERVICE_UNKNOWN` on `Watch`; not in `List` |
+//!
+//! `pass` and `warn` are `SERVING`, `fail` is `NOT_SERVING`. A check skipped by configuration is
+//! `SERVING`: it is known and, by the operator's choice, counts against nothing (as over HTTP).
+//! Probe names win over hosted services, which win over check names.
+//!
+//! `Check` and `List` are idempotent and side-effect free: they wait for runs at most the
+//! caller's deadline and the registry's answer bound, never change a run, and never latch the
+//! startup probe (the registry latches it when a run leaves every startup check serving).
+//! `List` reports every name at once, its probes concurrently. `Watch` is pushed by the
+//! registry's own notifications (a run finished, the server drains): no task or timer per
+//! watcher. On [`Health::drain`] a watcher is sent the draining status (readiness turns
+//! `NOT_SERVING`) and its stream ends, so a graceful shutdown is not held open. In on-demand
+//! mode results change only when probes run checks; use background mode for live watchers.
 //!
 //! ```no_run
 //! use vitals_core::Health;
@@ -17,10 +31,14 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let health = Health::builder().build();
 //! tonic::transport::Server::builder()
-//!     .add_service(GrpcHealth::new(health.clone()).into_service())
+//!     .add_service(
+//!         GrpcHealth::new(health.clone())
+//!             .service("my.package.Orders")
+//!             .into_service(),
+//!     )
 //!     .serve_with_shutdown("0.0.0.0:50051".parse()?, async move {
 //!         let _ = tokio::signal::ctrl_c().await;
-//!         health.drain(); // Watch streams end, so the shutdown completes
+//!         health.drain(); // Watch streams say NOT_SERVING and end, so the shutdown completes
 //!     })
 //!     .await?;
 //! # Ok(()) }
@@ -36,7 +54,7 @@ use std::{
     time::Duration,
 };
 
-use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_stream::{Stream, wrappers::WatchStream};
 use tonic::{
     Request, Response, Status,
     codegen::{Body, BoxFuture, StdError},
@@ -47,7 +65,7 @@ use tonic_health::pb::{
     health_check_response::ServingStatus,
     health_server::{Health as HealthRpc, HealthServer},
 };
-use vitals_core::{CheckStatus, Health, Probe, RunOptions};
+use vitals_core::{CheckStatus, Health, Probe, Report, RunOptions};
 
 /// `grpc.health.v1.Health/List`'s request (not in tonic-health's generated types).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
@@ -61,11 +79,26 @@ pub struct HealthListResponse {
     pub statuses: HashMap<String, HealthCheckResponse>,
 }
 
+/// The health service's own name, as `grpc.health.v1` clients ask for it.
+pub const HEALTH_SERVICE_NAME: &str = "grpc.health.v1.Health";
+
+/// The probe names and aliases `Check` and `Watch` accept, and the one `List` reports.
+const PROBE_NAMES: &[(&str, Probe, bool)] = &[
+    ("readyz", Probe::Readiness, true),
+    ("readiness", Probe::Readiness, false),
+    ("livez", Probe::Liveness, true),
+    ("liveness", Probe::Liveness, false),
+    ("startupz", Probe::Startup, true),
+    ("startup", Probe::Startup, false),
+    ("healthz", Probe::All, true),
+];
+
 /// The gRPC health service of a registry.
 #[derive(Clone, Debug)]
 pub struct GrpcHealth {
     health: Health,
-    watch_interval: Duration,
+    /// Hosted services and the probe each follows, `""` and the health service included.
+    services: Vec<(String, Probe)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,21 +108,30 @@ enum Target {
 }
 
 impl GrpcHealth {
-    /// Serves `health`.
+    /// Serves `health`: `""` follows readiness, `grpc.health.v1.Health` liveness.
     #[must_use]
     pub fn new(health: Health) -> Self {
         GrpcHealth {
             health,
-            watch_interval: Duration::from_secs(1),
+            services: vec![
+                (String::new(), Probe::Readiness),
+                (HEALTH_SERVICE_NAME.to_owned(), Probe::Liveness),
+            ],
         }
     }
 
-    /// How often an open `Watch` re-evaluates on-demand checks (default 1 s; results still
-    /// come from the cache while fresh). Background results are pushed as they arrive.
+    /// Also answers for a service this server hosts (`my.package.Orders`): its status is
+    /// readiness, so a client asking after it learns whether the server takes traffic.
     #[must_use]
-    pub fn watch_interval(mut self, interval: Duration) -> Self {
-        self.watch_interval = interval;
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.services.push((name.into(), Probe::Readiness));
         self
+    }
+
+    /// Like [`GrpcHealth::service`], named by a tonic service type.
+    #[must_use]
+    pub fn named_service<S: NamedService>(self) -> Self {
+        self.service(S::NAME)
     }
 
     /// The tower service to add to a tonic server: `Check`, `Watch` and `List`.
@@ -103,44 +145,78 @@ impl GrpcHealth {
     }
 
     fn resolve(&self, service: &str) -> Option<Target> {
-        let probe = match service {
-            "" | "readyz" | "readiness" => Some(Probe::Readiness),
-            "livez" | "liveness" => Some(Probe::Liveness),
-            "startupz" | "startup" => Some(Probe::Startup),
-            "healthz" => Some(Probe::All),
-            _ => None,
-        };
-        match probe {
-            Some(probe) => Some(Target::Probe(probe)),
-            None if self.health.has_check(service) => Some(Target::Check(service.to_owned())),
-            None => None,
+        if let Some((_, probe, _)) = PROBE_NAMES.iter().find(|(name, ..)| *name == service) {
+            return Some(Target::Probe(*probe));
         }
+        if let Some((_, probe)) = self.services.iter().find(|(name, _)| name == service) {
+            return Some(Target::Probe(*probe));
+        }
+        self.health
+            .has_check(service)
+            .then(|| Target::Check(service.to_owned()))
     }
 
+    /// The status of `target` for one `Check`: runs what is stale, waits at most the
+    /// caller's deadline and the registry's answer bound.
     async fn status(&self, target: &Target, deadline: Option<Duration>) -> ServingStatus {
         let mut options = RunOptions::new();
         if let Some(deadline) = deadline {
             options = options.timeout(deadline);
         }
         match target {
-            Target::Probe(probe) => serving(
-                self.health
-                    .report(*probe, &options)
-                    .await
-                    .status
-                    .is_serving(),
-            ),
-            Target::Check(name) => {
-                let report = self
+            Target::Probe(probe) => probe_serving(&self.health.report(*probe, &options).await),
+            Target::Check(name) => check_serving(
+                &self
                     .health
                     .report(Probe::All, &options.only(name.clone()))
-                    .await;
-                report
-                    .checks
-                    .first()
-                    .map_or(ServingStatus::Unknown, |c| check_serving(c.status))
-            }
+                    .await,
+                name,
+            ),
         }
+    }
+
+    /// The status of `target` from the latest results, for a watcher: runs nothing.
+    fn latest(&self, target: &Target) -> ServingStatus {
+        match target {
+            Target::Probe(probe) => serving(self.health.latest_status(*probe).is_serving()),
+            Target::Check(name) => check_serving(&self.health.latest(Probe::All), name),
+        }
+    }
+
+    /// Every name and its status; the probes are reported concurrently, each bounded like a
+    /// `Check`.
+    async fn list(&self, deadline: Option<Duration>) -> HealthListResponse {
+        let mut options = RunOptions::new();
+        if let Some(deadline) = deadline {
+            options = options.timeout(deadline);
+        }
+        let report = |probe| self.health.report(probe, &options);
+        let (all, live, ready, startup) = tokio::join!(
+            report(Probe::All),
+            report(Probe::Liveness),
+            report(Probe::Readiness),
+            report(Probe::Startup)
+        );
+        let probe_status = |probe| {
+            probe_serving(match probe {
+                Probe::All => &all,
+                Probe::Liveness => &live,
+                Probe::Readiness => &ready,
+                Probe::Startup => &startup,
+            })
+        };
+        let mut statuses: HashMap<String, HealthCheckResponse> = all
+            .checks
+            .iter()
+            .map(|c| (c.name.clone(), response(check_serving(&all, &c.name))))
+            .collect();
+        for (name, probe) in &self.services {
+            statuses.insert(name.clone(), response(probe_status(*probe)));
+        }
+        for (name, probe, _) in PROBE_NAMES {
+            statuses.insert((*name).to_owned(), response(probe_status(*probe)));
+        }
+        HealthListResponse { statuses }
     }
 }
 
@@ -152,12 +228,18 @@ fn serving(ok: bool) -> ServingStatus {
     }
 }
 
-/// One check's gRPC status: a skipped check is neither serving nor failing.
-fn check_serving(status: CheckStatus) -> ServingStatus {
-    match status {
-        CheckStatus::Pass | CheckStatus::Warn => ServingStatus::Serving,
-        CheckStatus::Fail => ServingStatus::NotServing,
-        CheckStatus::Skipped => ServingStatus::Unknown,
+fn probe_serving(report: &Report) -> ServingStatus {
+    serving(report.status.is_serving())
+}
+
+/// One check's gRPC status: skipped by configuration counts against nothing, so it serves.
+fn check_serving(report: &Report, name: &str) -> ServingStatus {
+    match report.check(name).map(|c| c.status) {
+        Some(CheckStatus::Pass | CheckStatus::Warn | CheckStatus::Skipped) => {
+            ServingStatus::Serving
+        }
+        Some(CheckStatus::Fail) => ServingStatus::NotServing,
+        None => ServingStatus::ServiceUnknown,
     }
 }
 
@@ -186,7 +268,7 @@ fn caller_budget<T>(request: &Request<T>) -> Option<Duration> {
     Some(timeout.saturating_sub(margin).max(Duration::from_millis(1)))
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
+type WatchResponses = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl HealthRpc for GrpcHealth {
@@ -202,65 +284,56 @@ impl HealthRpc for GrpcHealth {
         Ok(Response::new(response(self.status(&target, budget).await)))
     }
 
-    type WatchStream = WatchStream;
+    type WatchStream = WatchResponses;
 
     async fn watch(
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let service = request.into_inner().service;
-        let this = self.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut reports = this.health.subscribe();
-            let mut last = None;
-            loop {
-                let draining = this.health.is_draining();
-                let status = match this.resolve(&service) {
-                    Some(target) => this.status(&target, None).await,
-                    None => ServingStatus::ServiceUnknown,
-                };
-                if last != Some(status) {
-                    if tx.send(Ok(response(status))).await.is_err() {
-                        return;
-                    }
-                    last = Some(status);
-                }
-                if draining {
-                    // The server is shutting down: end the stream so shutdown can finish.
-                    return;
-                }
-                tokio::select! {
-                    _ = reports.changed() => {}
-                    () = tokio::time::sleep(this.watch_interval) => {}
-                    () = this.health.drained() => {}
-                    () = tx.closed() => return,
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(Watcher {
+            target: self.resolve(&service),
+            this: self.clone(),
+            changes: WatchStream::new(self.health.subscribe()),
+            last: None,
+            ended: false,
+        })))
     }
 }
 
-impl GrpcHealth {
-    async fn list(&self) -> HealthListResponse {
-        let mut statuses = HashMap::new();
-        let all = self.health.check(Probe::All).await;
-        for check in &all.checks {
-            statuses.insert(check.name.clone(), response(check_serving(check.status)));
+/// One `Watch` stream: woken by the registry's report channel (every finished run, the drain),
+/// it sends the target's status when it changed, and ends after the drain's status.
+struct Watcher {
+    target: Option<Target>,
+    this: GrpcHealth,
+    changes: WatchStream<Arc<Report>>,
+    last: Option<ServingStatus>,
+    ended: bool,
+}
+
+impl Stream for Watcher {
+    type Item = Result<HealthCheckResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        while !this.ended {
+            // The first poll yields the current report at once, then one item per change.
+            match Pin::new(&mut this.changes).poll_next(cx) {
+                Poll::Ready(Some(_)) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+            let status = match &this.target {
+                Some(target) => this.this.latest(target),
+                None => ServingStatus::ServiceUnknown,
+            };
+            this.ended = this.this.health.is_draining();
+            if this.last != Some(status) {
+                this.last = Some(status);
+                return Poll::Ready(Some(Ok(response(status))));
+            }
         }
-        for (name, probe) in [
-            ("livez", Probe::Liveness),
-            ("readyz", Probe::Readiness),
-            ("startupz", Probe::Startup),
-            ("healthz", Probe::All),
-        ] {
-            let status = serving(self.health.check(probe).await.status.is_serving());
-            statuses.insert(name.to_owned(), response(status));
-        }
-        let overall = statuses["readyz"];
-        statuses.insert(String::new(), overall);
-        HealthListResponse { statuses }
+        Poll::Ready(None)
     }
 }
 
@@ -282,9 +355,12 @@ impl tonic::server::UnaryService<HealthListRequest> for ListMethod {
     type Response = HealthListResponse;
     type Future = BoxFuture<Response<HealthListResponse>, Status>;
 
-    fn call(&mut self, _request: Request<HealthListRequest>) -> Self::Future {
+    fn call(&mut self, request: Request<HealthListRequest>) -> Self::Future {
         let health = self.0.clone();
-        Box::pin(async move { Ok(Response::new(health.list().await)) })
+        let budget = caller_budget(&request);
+        // Dropped with the call when the caller goes away: no work outlives it but the
+        // shared runs it joined.
+        Box::pin(async move { Ok(Response::new(health.list(budget).await)) })
     }
 }
 
