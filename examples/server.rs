@@ -5,6 +5,7 @@
 //! cargo run --example server
 //! curl -i localhost:5000/            # every check, as the guide's probes use it
 //! curl -s 'localhost:5000/readyz?verbose'
+//! grpc-health-probe -addr localhost:5000 -service readyz   # grpc.health.v1 on the same port
 //! ```
 //!
 //! Variables (all validated at startup; a bad value exits with an error naming it):
@@ -58,6 +59,7 @@ use vitals::{
     retry::parse_whole_number,
     tower::HealthLayer,
 };
+use vitals_tonic::GrpcHealth;
 
 /// Everything read from the environment, validated.
 struct Settings {
@@ -197,9 +199,16 @@ async fn main() -> ExitCode {
     warn_about_timing(&health, settings.health.backoff.retries());
 
     // The layer wraps the whole application, so probes are answered before any routing.
+    // grpc.health.v1 (Check, Watch, List) is served on the same port from the same registry,
+    // for Kubernetes' native gRPC probes; gRPC requests pass the layer untouched.
+    let grpc_health = GrpcHealth::new(health.clone()).into_service();
     let app = HealthLayer::new(health.clone())
         .route("/", Probe::All)
-        .layer(Router::new().route("/hello", get(hello)));
+        .layer(
+            Router::new()
+                .route("/hello", get(hello))
+                .route_service("/grpc.health.v1.Health/{*method}", grpc_health),
+        );
 
     let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
     let listener = match tokio::net::TcpListener::bind(addr).await {

@@ -3,19 +3,25 @@
 //!
 //! `cargo run --example tonic`; probe with `vitals-probe grpc://127.0.0.1:50051` or
 //! `curl --http1.1 localhost:50051/readyz`. SIGTERM drains: readiness fails, `Watch` streams
-//! end, in-flight calls finish, the process exits.
+//! say so and end, the server keeps answering for `SHUTDOWN_DELAY_MS` (default 5000), then
+//! in-flight calls finish and the process exits. `Check("vitals.example.Echo")` follows
+//! readiness (see vitals-tonic's name table).
 
 use std::{
     convert::Infallible,
     task::{Context, Poll},
 };
 
+use std::time::Duration;
 use tonic::{
     Request, Response, Status,
     codegen::{Body, BoxFuture, StdError},
     server::{NamedService, UnaryService},
 };
-use vitals::{Health, tonic::GrpcHealth, tower::HealthLayer};
+
+use vitals::{
+    Health, config::env_millis_or_zero, config::lookup_env, tonic::GrpcHealth, tower::HealthLayer,
+};
 
 /// The example's own gRPC message, `vitals.example.EchoMessage { string text = 1; }`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -77,6 +83,16 @@ async fn main() {
         .with_ansi(false)
         .init();
     let health = Health::builder().build();
+    // Like the HTTP server: after SIGTERM, readiness fails at once and the server keeps
+    // answering this long, so load balancers and the kubelet see it before the port closes.
+    let shutdown_delay =
+        match env_millis_or_zero(&mut lookup_env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5)) {
+            Ok(delay) => delay,
+            Err(err) => {
+                eprintln!("configuration error: {err}");
+                std::process::exit(2);
+            }
+        };
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "50051".into());
     // All interfaces: the kubelet probes the pod's IP.
@@ -89,14 +105,22 @@ async fn main() {
     tonic::transport::Server::builder()
         .accept_http1(true)
         .layer(HealthLayer::new(health.clone()))
-        .add_service(GrpcHealth::new(health.clone()).into_service())
+        .add_service(
+            GrpcHealth::new(health.clone())
+                .named_service::<EchoServer>()
+                .into_service(),
+        )
         .add_service(EchoServer)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             async move {
                 wait_for_signal().await;
                 drain.drain();
-                tracing::info!("shutting down: readiness fails, Watch streams end");
+                tracing::info!(
+                    delay_ms = shutdown_delay.as_millis() as u64,
+                    "shutting down: readiness fails, Watch streams end; the listener closes after the delay"
+                );
+                tokio::time::sleep(shutdown_delay).await;
             },
         )
         .await

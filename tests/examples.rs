@@ -33,7 +33,7 @@ async fn the_hyper_example_answers_probes_and_passes_the_rest_through() {
 
 #[tokio::test]
 async fn the_tonic_example_serves_grpc_health_http_probes_and_its_service() {
-    let (mut child, addr, mut log) = start_example("tonic", &[]).await;
+    let (mut child, addr, mut log) = start_example("tonic", &[("SHUTDOWN_DELAY_MS", "1000")]).await;
     assert_eq!(http(addr, "GET", "/readyz", &[]).await.status, 200);
 
     let channel = Channel::from_shared(format!("http://{addr}"))
@@ -48,6 +48,12 @@ async fn the_tonic_example_serves_grpc_health_http_probes_and_its_service() {
         })
         .await
         .unwrap();
+    assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32);
+    // The server's own gRPC service is known to the health service, and follows readiness.
+    let echo = HealthCheckRequest {
+        service: "vitals.example.Echo".into(),
+    };
+    let reply = health.check(echo.clone()).await.unwrap();
     assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32);
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -89,6 +95,9 @@ async fn the_tonic_example_serves_grpc_health_http_probes_and_its_service() {
     .await
     .expect("the Watch stream ends");
     assert_eq!(drained, Some(ServingStatus::NotServing as i32));
+    // The server keeps answering during the shutdown delay, readiness failing.
+    let reply = health.check(echo).await.unwrap();
+    assert_eq!(reply.into_inner().status, ServingStatus::NotServing as i32);
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()

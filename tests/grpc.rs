@@ -1,5 +1,7 @@
 //! grpc.health.v1 from the registry, seen by tonic-health's standard client, with a real
 //! Redis going down and up.
+mod common;
+
 use std::{net::SocketAddr, time::Duration};
 
 use tokio_stream::StreamExt;
@@ -279,4 +281,226 @@ async fn a_check_with_a_1ms_deadline_never_poisons_later_callers() {
     }
     let report = health.latest(vitals::Probe::Readiness);
     assert_eq!(report.checks[0].consecutive_failures, 0, "{report:?}");
+}
+
+/// A `Check` with a tonic client through `grpc-timeout`, as Kubernetes' gRPC probe sends it.
+async fn status_within(
+    client: &mut HealthClient<Channel>,
+    service: &str,
+    timeout: Duration,
+) -> Result<ServingStatus, tonic::Status> {
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: service.into(),
+    });
+    request.set_timeout(timeout);
+    let reply = client.check(request).await?;
+    Ok(ServingStatus::try_from(reply.into_inner().status).unwrap())
+}
+
+/// The main job speaks grpc.health.v1 on its one port, from the same registry as HTTP, with
+/// one meaning per name in Check, Watch and List, and drains like HTTP.
+#[tokio::test]
+async fn the_server_serves_grpc_health_from_its_real_checks() {
+    let mut mongo = vitals_testkit::MongoServer::start();
+    let proxy = vitals_testkit::FaultProxy::start(mongo.addr()).await;
+    let uri = format!("mongodb://{}/?directConnection=true", proxy.addr());
+    let (mut child, addr, mut log) = common::start_example(
+        "server",
+        &[
+            ("MONGO_URI", &uri),
+            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "500"),
+            ("HEALTH_CHECK_RETRIES", "0"),
+            ("HEALTH_CHECK_INTERVAL_MS", "100"),
+            ("REDIS_URI", "redis://127.0.0.1:1"),
+            ("SKIP_HEALTH_CHECKS", "redis"),
+            ("SHUTDOWN_DELAY_MS", "1000"),
+        ],
+    )
+    .await;
+    let mut client = client(addr).await;
+    let started = std::time::Instant::now();
+    while status(&mut client, "").await.unwrap() != ServingStatus::Serving {
+        assert!(started.elapsed() < Duration::from_secs(20), "never serving");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let names = [
+        "",
+        "readyz",
+        "readiness",
+        "livez",
+        "liveness",
+        "startupz",
+        "startup",
+        "healthz",
+        "grpc.health.v1.Health",
+        "mongo",
+        // Skipped by SKIP_HEALTH_CHECKS: known, counts against nothing.
+        "redis",
+    ];
+    for name in names {
+        assert_eq!(
+            status(&mut client, name).await.unwrap(),
+            ServingStatus::Serving,
+            "{name:?}"
+        );
+    }
+    let unknown = status(&mut client, "vitals.example.Echo")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.code(),
+        tonic::Code::NotFound,
+        "the server hosts no Echo"
+    );
+    let list = list(addr).await;
+    for name in names {
+        assert_eq!(
+            list.statuses.get(name).map(|s| s.status),
+            Some(ServingStatus::Serving as i32),
+            "{name:?} in {list:?}"
+        );
+    }
+    assert_eq!(list.statuses.len(), names.len(), "{list:?}");
+
+    // Watch is pushed as MongoDB goes down and comes back (at the proxy's stable address).
+    let mut watch = client
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut next = async || {
+        let message = tokio::time::timeout(Duration::from_secs(20), watch.message())
+            .await
+            .expect("a Watch update within 20 s")
+            .unwrap();
+        message.map(|m| ServingStatus::try_from(m.status).unwrap())
+    };
+    assert_eq!(next().await, Some(ServingStatus::Serving));
+    mongo.stop();
+    assert_eq!(next().await, Some(ServingStatus::NotServing));
+    assert_eq!(
+        status(&mut client, "mongo").await.unwrap(),
+        ServingStatus::NotServing
+    );
+    let again = vitals_testkit::MongoServer::start();
+    proxy.set_upstream(again.addr());
+    assert_eq!(next().await, Some(ServingStatus::Serving));
+
+    // SIGTERM: the watcher is told NOT_SERVING and its stream ends; Check keeps answering
+    // during the shutdown delay (readiness failing, liveness not); then the process exits.
+    common::sigterm(&child);
+    common::wait_for_log(&mut log, "readiness fails now").await;
+    assert_eq!(next().await, Some(ServingStatus::NotServing));
+    assert_eq!(next().await, None, "the stream ends on drain");
+    assert_eq!(
+        status(&mut client, "readyz").await.unwrap(),
+        ServingStatus::NotServing
+    );
+    assert_eq!(
+        status(&mut client, "livez").await.unwrap(),
+        ServingStatus::Serving
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    drop(mongo);
+}
+
+/// `List` with a short deadline answers within it (from the latest results) instead of
+/// running every probe one after another past the caller's deadline.
+#[tokio::test]
+async fn list_answers_within_the_callers_deadline_while_a_backend_is_blackholed() {
+    let mongo = vitals_testkit::MongoServer::start();
+    let proxy = vitals_testkit::FaultProxy::start(mongo.addr()).await;
+    proxy.set(vitals_testkit::Fault::Blackhole);
+    let uri = format!("mongodb://{}/?directConnection=true", proxy.addr());
+    let (mut child, addr, _log) = common::start_example(
+        "server",
+        &[
+            ("MONGO_URI", &uri),
+            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000"),
+            ("HEALTH_CHECK_INTERVAL_MS", "0"),
+        ],
+    )
+    .await;
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    for _ in 0..3 {
+        grpc.ready().await.unwrap();
+        let mut request = tonic::Request::new(HealthListRequest {});
+        request.set_timeout(Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let reply = grpc
+            .unary(
+                request,
+                http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/List"),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .expect("an answer, not DEADLINE_EXCEEDED");
+        assert!(started.elapsed() < Duration::from_millis(200));
+        let list: HealthListResponse = reply.into_inner();
+        assert_eq!(
+            list.statuses["mongo"].status,
+            ServingStatus::NotServing as i32,
+            "no result yet counts against a critical check"
+        );
+        assert_eq!(list.statuses["livez"].status, ServingStatus::Serving as i32);
+    }
+    let mut client = client(addr).await;
+    assert_eq!(
+        status_within(&mut client, "livez", Duration::from_millis(100))
+            .await
+            .unwrap(),
+        ServingStatus::Serving
+    );
+    child.kill().await.unwrap();
+}
+
+/// Many watchers cost no task or timer each: all of them are told of one change at once.
+#[tokio::test]
+async fn two_hundred_watchers_are_all_told_of_a_change() {
+    let mut redis = RedisServer::start();
+    let health = redis_health(&redis);
+    let (addr, _server) = serve(health.clone()).await;
+    let client = client(addr).await;
+    let mut first = health.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        first.wait_for(|r| r.checks[0].attempts > 0),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut watches = Vec::new();
+    for _ in 0..200 {
+        let mut stream = client
+            .clone()
+            .watch(HealthCheckRequest {
+                service: "redis".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.message().await.unwrap().unwrap();
+        assert_eq!(first.status, ServingStatus::Serving as i32);
+        watches.push(stream);
+    }
+    redis.stop();
+    for stream in &mut watches {
+        let changed = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(changed.status, ServingStatus::NotServing as i32);
+    }
 }

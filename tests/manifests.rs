@@ -164,15 +164,26 @@ async fn the_http_deployment_matches_the_server() {
 }
 
 #[tokio::test]
-async fn the_grpc_deployment_matches_the_tonic_example() {
+async fn the_grpc_deployment_runs_the_server_with_native_grpc_probes() {
     let [grpc] = &containers("deployment-grpc.yaml")[..] else {
         panic!("one container")
     };
-    assert_eq!(grpc.ports, [50051]);
-    assert!(grpc.grpc_probes.iter().all(|(_, port)| *port == 50051));
-    assert_eq!(default_port("tonic").await, 50051);
+    assert_eq!(grpc.ports, [5000]);
+    assert!(grpc.grpc_probes.iter().all(|(_, port)| *port == 5000));
+    let services: Vec<&str> = grpc.grpc_probes.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(services, ["startupz", "livez", "readyz"]);
+    // The same variables as the HTTP deployment, each one the server reads.
+    let [http_server] = &containers("deployment.yaml")[..] else {
+        panic!("one container")
+    };
+    for (name, _) in &grpc.env {
+        assert!(
+            http_server.env.iter().any(|(n, _)| n == name),
+            "{name} is not in deployment.yaml"
+        );
+    }
 
-    let (mut child, addr, _log) = start_example("tonic", &[]).await;
+    let (mut child, addr, _log) = start_example("server", &[]).await;
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
