@@ -91,8 +91,9 @@ impl HttpCheckBuilder {
         self
     }
 
-    /// How long one request may take in all: connecting, the answer and reading up to
-    /// [`MAX_BODY_BYTES`] of its body (default 5 s).
+    /// How long one request may take: connecting and the answer's status (a failure past it),
+    /// then reading up to [`MAX_BODY_BYTES`] of its body (cut off past it; the status decides).
+    /// Default 5 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -232,26 +233,38 @@ impl HttpCheck {
                 .insert(header::AUTHORIZATION, authorization.clone());
         }
         let started = Instant::now();
-        let response = self.client.request(request).await.map_err(|e| {
-            let text = CheckError::from_error(&e).message().to_owned();
-            let lower = text.to_ascii_lowercase();
-            let hint = if lower.contains("refused") {
-                "connection refused"
-            } else if lower.contains("dns") || lower.contains("lookup") {
-                "DNS lookup failed"
-            } else if lower.contains("certificate") {
-                "TLS certificate rejected"
-            } else {
-                "request failed"
-            };
-            CheckError::new(format!("GET {}: {hint} ({})", self.shown, scrub(&text)))
-        })?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let response = tokio::time::timeout_at(deadline, self.client.request(request))
+            .await
+            .map_err(|_| {
+                CheckError::new(format!(
+                    "GET {}: no answer within {} ms",
+                    self.shown,
+                    self.timeout.as_millis()
+                ))
+            })?
+            .map_err(|e| {
+                let text = CheckError::from_error(&e).message().to_owned();
+                let lower = text.to_ascii_lowercase();
+                let hint = if lower.contains("refused") {
+                    "connection refused"
+                } else if lower.contains("dns") || lower.contains("lookup") {
+                    "DNS lookup failed"
+                } else if lower.contains("certificate") {
+                    "TLS certificate rejected"
+                } else {
+                    "request failed"
+                };
+                CheckError::new(format!("GET {}: {hint} ({})", self.shown, scrub(&text)))
+            })?;
         let status = response.status();
-        // Read the body (at most MAX_BODY_BYTES; the check's timeout bounds the time) so the
-        // connection can be reused. A longer body only means the connection is not reused.
-        let _ = Limited::new(response.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await;
+        // Read the body, at most MAX_BODY_BYTES and until the timeout, so the connection can be
+        // reused. The status decides: a longer or slower body only costs the connection.
+        let _ = tokio::time::timeout_at(
+            deadline,
+            Limited::new(response.into_body(), MAX_BODY_BYTES).collect(),
+        )
+        .await;
         let latency = started.elapsed();
         let details = Details::new()
             .with("status", status.as_u16())
@@ -293,14 +306,6 @@ impl Check for HttpCheck {
     }
 
     async fn check(&self) -> Result<Details, CheckError> {
-        tokio::time::timeout(self.timeout, self.request())
-            .await
-            .unwrap_or_else(|_| {
-                Err(CheckError::new(format!(
-                    "GET {}: no complete answer within {} ms",
-                    self.shown,
-                    self.timeout.as_millis()
-                )))
-            })
+        self.request().await
     }
 }

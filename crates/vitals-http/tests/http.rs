@@ -166,3 +166,49 @@ fn the_environment_is_validated() {
     .unwrap();
     assert_eq!(ok.component(), "custom_code");
 }
+
+/// A raw HTTP/1.1 peer that answers `200` with a declared 100 MB body, then sends `body_bytes`
+/// of it and holds the connection open without finishing.
+async fn endless_body(body_bytes: usize) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&vec![b'x'; body_bytes]).await;
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_body_is_read_within_the_timeout_and_the_size_cap_and_the_status_decides() {
+    for body_bytes in [10, 1 << 20] {
+        let addr = endless_body(body_bytes).await;
+        let check = HttpCheck::builder(format!("http://{addr}/health"))
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        assert_eq!(check.attempt_timeout(), Some(Duration::from_millis(500)));
+        let started = tokio::time::Instant::now();
+        let details = check.check().await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(details.fields()["status"], "200");
+        if body_bytes > vitals_http::MAX_BODY_BYTES {
+            // Cut at the size cap, long before the timeout.
+            assert!(took < Duration::from_millis(500), "{body_bytes}: {took:?}");
+        } else {
+            // A body that never finishes is cut at the timeout.
+            assert!(took >= Duration::from_millis(500), "{body_bytes}: {took:?}");
+            assert!(took < Duration::from_secs(2), "{body_bytes}: {took:?}");
+        }
+    }
+}

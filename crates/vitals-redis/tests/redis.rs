@@ -205,3 +205,47 @@ fn environment_is_validated_without_echoing_the_password() {
     .unwrap();
     assert!(ok.is_some());
 }
+
+/// The command timeout is its own bound, apart from the connect timeout; after a command that
+/// timed out, the next attempt starts from a new connection.
+#[tokio::test]
+async fn a_stalled_server_fails_at_the_command_timeout_and_the_next_attempt_reconnects() {
+    let server = RedisServer::start();
+    let check = RedisCheck::builder(server.url())
+        .connect_timeout(Duration::from_secs(5))
+        .command_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert_eq!(check.attempt_timeout(), Some(Duration::from_millis(5_300)));
+    check.check().await.unwrap();
+    let clients = || {
+        server
+            .cli(&["CLIENT", "LIST", "TYPE", "normal"])
+            .lines()
+            .filter(|l| !l.contains("cmd=client"))
+            .count()
+    };
+    assert_eq!(clients(), 1, "the check keeps one connection");
+    // Every client's commands wait for 2 s: PING cannot answer within 300 ms.
+    server.cli(&["CLIENT", "PAUSE", "2000", "ALL"]);
+    let started = Instant::now();
+    let err = check.check().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // fred's own command timeout (set to the check's) answers first.
+    assert!(err.message().contains("timed out"), "{}", err.message());
+    server.cli(&["CLIENT", "UNPAUSE"]);
+    check.check().await.unwrap();
+    // The stalled connection was discarded and closed, not reused.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while clients() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the old connection was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
