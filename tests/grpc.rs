@@ -67,6 +67,18 @@ fn redis_health(redis: &RedisServer) -> Health {
         .build()
 }
 
+/// Waits for the first background run to end: until then the check is pending (NOT_SERVING).
+async fn first_result(health: &Health) {
+    let mut reports = health.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        reports.wait_for(|r| r.checks[0].attempts > 0),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+}
+
 #[tokio::test]
 async fn check_and_watch_follow_a_real_backend_down_and_up() {
     let mut redis = RedisServer::start();
@@ -74,15 +86,7 @@ async fn check_and_watch_follow_a_real_backend_down_and_up() {
     let (addr, server) = serve(health.clone()).await;
     let mut client = client(addr).await;
 
-    // The first background run: pending (NOT_SERVING) until it ends.
-    let mut first = health.subscribe();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        first.wait_for(|r| r.checks[0].attempts > 0),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    first_result(&health).await;
     assert_eq!(
         status(&mut client, "").await.unwrap(),
         ServingStatus::Serving
@@ -472,14 +476,7 @@ async fn two_hundred_watchers_are_all_told_of_a_change() {
     let health = redis_health(&redis);
     let (addr, _server) = serve(health.clone()).await;
     let client = client(addr).await;
-    let mut first = health.subscribe();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        first.wait_for(|r| r.checks[0].attempts > 0),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    first_result(&health).await;
     let mut watches = Vec::new();
     for _ in 0..200 {
         let mut stream = client
