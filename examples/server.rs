@@ -30,6 +30,7 @@
 //! | `HEALTH_CHECK_INTERVAL_MS` | 5000 | vitals' own: how often checks run in the background; `0` runs them on demand instead |
 //! | `HEALTH_CHECK_CACHE_TTL_MS` | 1000 | vitals' own: on demand, how long a result is reused (one run per check per TTL however many probes arrive) |
 //! | `HEALTH_CHECK_TIMEOUT_MS` | derived | vitals' own: the budget of one check run, retries included; unset, every attempt fits (see the README's timing rule) |
+//! | `HEALTH_CHECK_METRICS` | true | vitals' own: serve Prometheus metrics at `/metrics` (`false` turns them off) |
 //! | `SHUTDOWN_DELAY_MS` | 5000 | after SIGTERM, keep serving this long with readiness failing, so load balancers stop sending before the listener closes |
 //!
 //! Redis is registered non-critical: the guide says it "is only used as a cache … and can be
@@ -51,11 +52,12 @@ use hyper_util::{
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower::Layer as _;
 use tracing_subscriber::EnvFilter;
 use vitals::{
     Check, CheckOptions, EnvError, Health, HealthConfig, Probe,
-    config::{env_millis, env_millis_or_zero, lookup_env},
+    config::{env_bool, env_millis, env_millis_or_zero, lookup_env},
     retry::parse_whole_number,
     tower::HealthLayer,
 };
@@ -71,6 +73,7 @@ struct Settings {
     /// `None`: derived per check so that every planned attempt fits.
     timeout: Option<Duration>,
     shutdown_delay: Duration,
+    metrics: bool,
 }
 
 fn settings() -> Result<Settings, EnvError> {
@@ -99,6 +102,7 @@ fn settings() -> Result<Settings, EnvError> {
             )?),
         },
         shutdown_delay: env_millis_or_zero(&mut env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5))?,
+        metrics: env_bool(&mut env, "HEALTH_CHECK_METRICS", true)?,
     })
 }
 
@@ -142,17 +146,10 @@ async fn main() -> ExitCode {
         }
     };
 
-    let mut builder = Health::builder()
-        .config(&settings.health)
-        .ttl(settings.ttl)
-        .on_status_change(|change| {
-            tracing::info!(
-                check = %change.check,
-                from = change.from.map_or("none", |s| s.as_str()),
-                to = change.to.as_str(),
-                "health status changed"
-            );
-        });
+    // The recorder first: the registry registers its metric handles when it is built.
+    let metrics = settings.metrics.then(prometheus);
+    // Status changes are logged once, by the registry ("check status changed").
+    let mut builder = Health::builder().config(&settings.health).ttl(settings.ttl);
     if !settings.health.skip.is_empty() {
         tracing::warn!(
             "SKIP_HEALTH_CHECKS={}: these checks are reported as skipped, not run",
@@ -202,13 +199,26 @@ async fn main() -> ExitCode {
     // grpc.health.v1 (Check, Watch, List) is served on the same port from the same registry,
     // for Kubernetes' native gRPC probes; gRPC requests pass the layer untouched.
     let grpc_health = GrpcHealth::new(health.clone()).into_service();
+    let mut router = Router::new()
+        .route("/hello", get(hello))
+        .route_service("/grpc.health.v1.Health/{*method}", grpc_health);
+    if let Some(handle) = metrics {
+        let health = health.clone();
+        router = router.route(
+            "/metrics",
+            get(move || async move {
+                health.record_result_ages();
+                handle.run_upkeep();
+                (
+                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    handle.render(),
+                )
+            }),
+        );
+    }
     let app = HealthLayer::new(health.clone())
         .route("/", Probe::All)
-        .layer(
-            Router::new()
-                .route("/hello", get(hello))
-                .route_service("/grpc.health.v1.Health/{*method}", grpc_health),
-        );
+        .layer(router);
 
     let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -256,6 +266,21 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The process-wide Prometheus recorder, with histogram buckets for check durations (from
+/// a fast PING to a run of retries against a blackholed backend).
+fn prometheus() -> PrometheusHandle {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(vitals_core::metrics::names::CHECK_DURATION.to_owned()),
+            &[
+                0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+            ],
+        )
+        .expect("the bucket list is not empty")
+        .install_recorder()
+        .expect("no other metrics recorder is installed")
 }
 
 /// Logs each check's timing, and warns once when `HEALTH_CHECK_TIMEOUT_MS` cannot hold every

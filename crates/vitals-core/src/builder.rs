@@ -13,6 +13,7 @@ use crate::{
     Skip,
     entry::{Entry, EntryState},
     health::Inner,
+    metrics::{CheckMetrics, ProbeMetrics},
     run::{Listener, StatusChange, run_entry},
     timing::{DEFAULT_ANSWER_WITHIN, DEFAULT_ATTEMPT_TIMEOUT},
 };
@@ -232,12 +233,14 @@ impl HealthBuilder {
                 interval.unwrap_or(ttl),
                 options.max_age.or(self.max_age),
             );
+            let critical = options.severity == Severity::Critical;
             entries.push(Entry {
+                metrics: CheckMetrics::new(&name, &component, critical),
                 name,
                 component,
                 timing,
                 backoff,
-                critical: options.severity == Severity::Critical,
+                critical,
                 probes: options.probes,
                 failure_threshold: options.failure_threshold.max(1),
                 interval,
@@ -258,6 +261,7 @@ impl HealthBuilder {
             scrubber: self.scrubber,
             answer_within: self.answer_within,
             jitter_seed: self.jitter_seed,
+            probe_metrics: ProbeMetrics::new(),
         });
         inner.latch_startup();
         inner.publish();

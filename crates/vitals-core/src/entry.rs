@@ -10,6 +10,7 @@ use vitals_retry::Backoff;
 
 use crate::{
     Check, CheckReport, CheckStatus, CheckTiming, Details, Probes, Provenance, RunProgress,
+    metrics::CheckMetrics,
 };
 
 pub(crate) struct Entry {
@@ -26,6 +27,7 @@ pub(crate) struct Entry {
     pub(crate) ttl: Duration,
     pub(crate) skipped_by: Option<String>,
     pub(crate) state: Mutex<EntryState>,
+    pub(crate) metrics: CheckMetrics,
 }
 
 /// A run that is in progress: shared by every caller that waits for it.
@@ -36,6 +38,8 @@ pub(crate) struct EntryState {
     pub(crate) last: Option<Arc<Outcome>>,
     pub(crate) flight: Option<Flight>,
     pub(crate) progress: Option<RunProgress>,
+    /// When the run's last attempt failed: the start of the backoff delay, for its event.
+    pub(crate) attempt_failed_at: Option<Instant>,
     pub(crate) consecutive_failures: u32,
     pub(crate) last_success: Option<SystemTime>,
     /// Completed runs, for seeding each run's jitter differently.

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::{
     CheckTiming, Probe, Provenance, Report, RunOptions, Scrubber, Status, entry::Entry,
-    flight::Pending, run::Listener,
+    flight::Pending, metrics::ProbeMetrics, run::Listener,
 };
 
 /// The registry of checks: runs them, caches their results and reports.
@@ -33,6 +33,7 @@ pub(crate) struct Inner {
     pub(crate) scrubber: Scrubber,
     pub(crate) answer_within: Duration,
     pub(crate) jitter_seed: Option<u64>,
+    pub(crate) probe_metrics: ProbeMetrics,
 }
 
 impl fmt::Debug for Health {
@@ -64,6 +65,7 @@ impl Health {
             let mut report = self.read(probe, options, fixed.provenance);
             report.status = fixed.status;
             report.output = Some(fixed.note.to_owned());
+            inner.probe_metrics.answered(probe, report.status);
             return report;
         }
 
@@ -78,7 +80,9 @@ impl Health {
             let (outcome, provenance) = pending.resolve(until).await;
             checks.push(inner.entries[index].report(outcome.as_deref(), provenance));
         }
-        Report::from_checks(probe, checks)
+        let report = Report::from_checks(probe, checks);
+        inner.probe_metrics.answered(probe, report.status);
+        report
     }
 
     /// The status of `probe` that no check result can change: readiness while draining, and
@@ -115,6 +119,7 @@ impl Health {
     pub fn cached_status(&self, probe: Probe) -> Option<Status> {
         let inner = &self.inner;
         if let Some(fixed) = self.fixed(probe) {
+            inner.probe_metrics.answered(probe, fixed.status);
             return Some(fixed.status);
         }
         let mut worst = Status::Pass;
@@ -133,6 +138,7 @@ impl Health {
                 worst = worst.max(status);
             }
         }
+        inner.probe_metrics.answered(probe, worst);
         Some(worst)
     }
 
@@ -212,6 +218,16 @@ impl Health {
             .iter()
             .filter(|e| e.skipped_by.is_none())
             .map(|e| (e.name.as_str(), e.component.as_str(), e.timing))
+    }
+
+    /// Sets each check's result-age gauge (`vitals_healthcheck_result_age_seconds`, feature
+    /// `metrics`) to the age of its latest result: call it just before an exporter renders.
+    pub fn record_result_ages(&self) {
+        for entry in &self.inner.entries {
+            if let Some(last) = &entry.lock().last {
+                entry.metrics.age(last.finished.elapsed());
+            }
+        }
     }
 
     /// The scrubber applied to every output, for callers that print their own messages.

@@ -55,6 +55,11 @@ pub mod config;
 mod entry;
 mod flight;
 mod health;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 mod options;
 mod report;
 mod reused_client;

@@ -71,17 +71,29 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
         })
         .deadline(budget_end)
         .run(|number| async move {
-            if number > 1 {
-                tracing::debug!(attempt = number, "retrying after the backoff delay");
-            }
-            if let Some(progress) = entry.lock().progress.as_mut() {
-                progress.attempt = number;
+            let failed_at = {
+                let mut state = entry.lock();
+                if let Some(progress) = state.progress.as_mut() {
+                    progress.attempt = number;
+                }
+                state.attempt_failed_at.take()
+            };
+            if let Some(failed_at) = failed_at {
+                let delay_ms = failed_at.elapsed().as_millis() as u64;
+                tracing::debug!(
+                    attempt = number,
+                    delay_ms,
+                    "retrying after the backoff delay"
+                );
             }
             let span = tracing::debug_span!("vitals.attempt", attempt = number);
-            let result = attempt(entry, budget_end).instrument(span).await;
+            let result = attempt(entry, budget_end).instrument(span.clone()).await;
             if let Err(error) = &result {
                 let message = inner.scrubber.scrub(error.message());
-                if let Some(progress) = entry.lock().progress.as_mut() {
+                span.in_scope(|| tracing::debug!(error = %message, "attempt failed"));
+                let mut state = entry.lock();
+                state.attempt_failed_at = Some(Instant::now());
+                if let Some(progress) = state.progress.as_mut() {
                     progress.last_error = Some(message);
                 }
             }
@@ -95,6 +107,7 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
         Err(failed) => (failed.attempts, Err(failed.error)),
     };
     let outcome = record(inner, entry, result, attempts, duration);
+    entry.metrics.run(outcome.status, attempts, duration);
     span.record("attempts", attempts);
     span.record("outcome", outcome.status.as_str());
     span.record("duration_ms", duration.as_millis() as u64);
@@ -172,6 +185,7 @@ fn record(
     state.last = Some(outcome.clone());
     state.flight = None;
     state.progress = None;
+    state.attempt_failed_at = None;
     drop(state);
 
     if previous != Some(status) {
@@ -201,7 +215,8 @@ async fn attempt(entry: &Entry, budget_end: Instant) -> Result<Details, CheckErr
     let attempt_started = Instant::now();
     let cut_at = budget_end.min(attempt_started + entry.timing.attempt_timeout);
     let check = entry.check.clone();
-    let mut task = tokio::spawn(async move { check.check().await });
+    // The check's own events belong to this attempt's span.
+    let mut task = tokio::spawn(async move { check.check().await }.in_current_span());
     match tokio::time::timeout_at(cut_at, &mut task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join_error)) if join_error.is_panic() => {

@@ -828,3 +828,71 @@ async fn drained_resolves_once_drain_is_called() {
         .unwrap()
         .unwrap();
 }
+
+/// Log lines written while the returned guard lives (this thread: a current-thread runtime).
+fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || Sink(sink.clone()))
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_run_is_a_span_with_its_outcome_and_each_attempt_a_child_span() {
+    let (logs, _guard) = capture_logs();
+    let (check, _) = Scripted::new("flaky", |n| async move {
+        if n == 1 {
+            Err(CheckError::new("connection refused"))
+        } else {
+            ok()
+        }
+    });
+    let health = Health::builder()
+        .backoff(Backoff::builder().jitter(Jitter::None).build().unwrap())
+        .check(check.component("redis"))
+        .build();
+    health.check(Probe::Readiness).await;
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let passed = text
+        .lines()
+        .find(|l| l.contains("check passed"))
+        .unwrap_or_else(|| panic!("{text}"));
+    for field in [
+        "vitals.check{",
+        "check=flaky",
+        "component=redis",
+        "attempts=2",
+        "outcome=\"pass\"",
+        "duration_ms=1000",
+    ] {
+        assert!(passed.contains(field), "{field} missing in {passed}");
+    }
+    let retry = text
+        .lines()
+        .find(|l| l.contains("retrying after the backoff delay"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(retry.contains("delay_ms=1000"), "{retry}");
+    assert!(retry.contains("attempt=2"), "{retry}");
+    assert!(
+        text.contains("vitals.attempt{attempt=1}"),
+        "attempts are child spans: {text}"
+    );
+    // Nothing at info but the status change.
+    let info: Vec<&str> = text.lines().filter(|l| l.contains(" INFO ")).collect();
+    assert_eq!(info.len(), 1, "{info:#?}");
+    assert!(info[0].contains("check status changed"), "{info:#?}");
+}

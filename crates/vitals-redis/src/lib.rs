@@ -41,6 +41,7 @@ use vitals_core::{
     Check, CheckError, Details, EnvError, InvalidConfig, ReusedClient, async_trait,
     config::{env_bool, env_millis, lookup_env},
     scrub,
+    timing::attempt_grace,
 };
 
 pub use fred;
@@ -390,7 +391,10 @@ impl RedisCheck {
         // A client is reused only after a successful attempt: after any failure, or an attempt
         // the registry cut off, the next one connects afresh.
         let client = connection.lease(|c| c.is_connected(), connect).await?;
-        match tokio::time::timeout(command_timeout, probe(&client)).await {
+        // fred bounds each command by `command_timeout` and says so; this outer bound, a
+        // grace later, only catches the commands together.
+        let commands_bound = command_timeout + attempt_grace(command_timeout);
+        match tokio::time::timeout(commands_bound, probe(&client)).await {
             Ok(Ok(details)) => {
                 client.keep();
                 Ok(details.with("endpoint", endpoint))
@@ -398,7 +402,7 @@ impl RedisCheck {
             Ok(Err(error)) => Err(error),
             Err(_) => Err(CheckError::new(format!(
                 "PING to {endpoint}: no answer within {} ms (REDIS_COMMAND_TIMEOUT_MS)",
-                command_timeout.as_millis()
+                commands_bound.as_millis()
             ))),
         }
     }
@@ -434,7 +438,7 @@ impl Check for RedisCheck {
                 connect_timeout,
                 command_timeout,
                 ..
-            } => Some(*connect_timeout + *command_timeout),
+            } => Some(*connect_timeout + *command_timeout + attempt_grace(*command_timeout)),
             Target::Client(_) | Target::Pool(_) => None,
         }
     }

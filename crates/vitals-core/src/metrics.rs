@@ -1,0 +1,129 @@
+//! Health metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`):
+//! the application picks the exporter (Prometheus, OpenTelemetry, StatsD). Names follow the
+//! Kubernetes component SLIs (`kubernetes_healthcheck`, `kubernetes_healthchecks_total`);
+//! label values are bounded: check names and components, never error text or URLs.
+//!
+//! | metric | type | labels | unit | meaning |
+//! |---|---|---|---|---|
+//! | `vitals_healthcheck` | gauge | `name`, `component`, `critical` | | the check's latest status: 2 pass, 1 warn, 0 fail |
+//! | `vitals_healthchecks_total` | counter | `name`, `component`, `critical`, `status` | runs | completed runs by outcome (`pass`, `warn`, `fail`) |
+//! | `vitals_healthcheck_duration_seconds` | histogram | `name`, `component`, `critical` | seconds | how long a run took, retries and delays included |
+//! | `vitals_healthcheck_attempts_total` | counter | `name`, `component`, `critical` | attempts | attempts made; above the runs total, retries happened |
+//! | `vitals_healthcheck_result_age_seconds` | gauge | `name`, `component`, `critical` | seconds | age of the result being served, as of the last run or [`Health::record_result_ages`](crate::Health::record_result_ages) |
+//! | `vitals_probe_requests_total` | counter | `probe`, `status` | requests | probe answers (`readyz`, `livez`, `startupz`, `healthz`) by status (`pass`, `warn`, `fail`) |
+//!
+//! Handles are registered when the registry is built: install the recorder first. A probe
+//! answer then costs one atomic increment and no allocation.
+use std::time::Duration;
+
+use crate::{CheckStatus, Probe, Status};
+
+/// The metric names, for dashboards and alert rules written against them.
+pub mod names {
+    /// Gauge: the check's latest status, 2 pass, 1 warn, 0 fail.
+    pub const CHECK_STATUS: &str = "vitals_healthcheck";
+    /// Counter: completed runs by outcome.
+    pub const CHECK_RUNS: &str = "vitals_healthchecks_total";
+    /// Histogram: run duration in seconds.
+    pub const CHECK_DURATION: &str = "vitals_healthcheck_duration_seconds";
+    /// Counter: attempts made.
+    pub const CHECK_ATTEMPTS: &str = "vitals_healthcheck_attempts_total";
+    /// Gauge: age of the result being served, in seconds.
+    pub const CHECK_RESULT_AGE: &str = "vitals_healthcheck_result_age_seconds";
+    /// Counter: probe answers by probe and status.
+    pub const PROBE_REQUESTS: &str = "vitals_probe_requests_total";
+}
+
+const PROBES: [Probe; 4] = [
+    Probe::Startup,
+    Probe::Liveness,
+    Probe::Readiness,
+    Probe::All,
+];
+const STATUSES: [Status; 3] = [Status::Pass, Status::Warn, Status::Fail];
+
+fn probe_index(probe: Probe) -> usize {
+    PROBES.iter().position(|p| *p == probe).unwrap_or(0)
+}
+
+fn status_index(status: Status) -> usize {
+    STATUSES.iter().position(|s| *s == status).unwrap_or(0)
+}
+
+/// The handles of one check's metrics.
+pub(crate) struct CheckMetrics {
+    status: ::metrics::Gauge,
+    runs: [::metrics::Counter; 3],
+    duration: ::metrics::Histogram,
+    attempts: ::metrics::Counter,
+    age: ::metrics::Gauge,
+}
+
+impl CheckMetrics {
+    pub(crate) fn new(name: &str, component: &str, critical: bool) -> Self {
+        let labels = [
+            ("name", name.to_owned()),
+            ("component", component.to_owned()),
+            ("critical", critical.to_string()),
+        ];
+        let runs = STATUSES.map(|status| {
+            let mut labels = labels.to_vec();
+            labels.push(("status", status.as_str().to_owned()));
+            ::metrics::counter!(names::CHECK_RUNS, &labels)
+        });
+        CheckMetrics {
+            status: ::metrics::gauge!(names::CHECK_STATUS, &labels),
+            runs,
+            duration: ::metrics::histogram!(names::CHECK_DURATION, &labels),
+            attempts: ::metrics::counter!(names::CHECK_ATTEMPTS, &labels),
+            age: ::metrics::gauge!(names::CHECK_RESULT_AGE, &labels),
+        }
+    }
+
+    /// A run finished with `status` after `attempts` attempts in `duration`.
+    pub(crate) fn run(&self, status: CheckStatus, attempts: u32, duration: Duration) {
+        let Some(status) = status.overall() else {
+            return;
+        };
+        self.status.set(match status {
+            Status::Pass => 2.0,
+            Status::Warn => 1.0,
+            Status::Fail => 0.0,
+        });
+        self.runs[status_index(status)].increment(1);
+        self.duration.record(duration.as_secs_f64());
+        self.attempts.increment(u64::from(attempts));
+        self.age.set(0.0);
+    }
+
+    /// The result being served is `age` old.
+    pub(crate) fn age(&self, age: Duration) {
+        self.age.set(age.as_secs_f64());
+    }
+}
+
+/// The handles of the probe answer counters.
+pub(crate) struct ProbeMetrics {
+    answers: [[::metrics::Counter; 3]; 4],
+}
+
+impl ProbeMetrics {
+    pub(crate) fn new() -> Self {
+        ProbeMetrics {
+            answers: PROBES.map(|probe| {
+                STATUSES.map(|status| {
+                    ::metrics::counter!(
+                        names::PROBE_REQUESTS,
+                        "probe" => probe.name(),
+                        "status" => status.as_str()
+                    )
+                })
+            }),
+        }
+    }
+
+    /// `probe` was answered with `status`.
+    pub(crate) fn answered(&self, probe: Probe, status: Status) {
+        self.answers[probe_index(probe)][status_index(status)].increment(1);
+    }
+}
