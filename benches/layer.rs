@@ -4,6 +4,7 @@
 //!   same service behind one trivial tower-http layer.
 //! - `probe`: a terse `/readyz` answered from a fresh cache vs a `service_fn` returning a
 //!   static 200 with the same headers.
+//!   The same cached probe with metrics recorded into a Prometheus recorder.
 //! - `fanout`: 50 instant checks on a stale cache vs spawning and joining 50 empty tasks.
 //! - `timing` (P4): 50 checks of 100 ms each vs one 100 ms sleep; the same with one of them
 //!   hung (cut at its 300 ms attempt timeout), answered as a probe (within 250 ms) and waited
@@ -77,6 +78,19 @@ fn probe(c: &mut Criterion) {
         b.iter_batched(
             || get("/readyz"),
             |req| black_box(serve(&mut probe, req)),
+            BatchSize::SmallInput,
+        )
+    });
+    // The same probe with metrics recorded by a Prometheus recorder (the handles are
+    // registered at build, under the recorder).
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let health = metrics::with_local_recorder(&recorder, || registry(3, Duration::from_secs(3600)));
+    warm(&health);
+    let mut measured = HealthLayer::new(health).layer(service_fn(app));
+    group.bench_function("cached /readyz, metrics recorded", |b| {
+        b.iter_batched(
+            || get("/readyz"),
+            |req| black_box(serve(&mut measured, req)),
             BatchSize::SmallInput,
         )
     });

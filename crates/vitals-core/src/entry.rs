@@ -81,7 +81,7 @@ impl Entry {
         self.served_status_at(outcome, outcome.finished.elapsed())
     }
 
-    fn served_status_at(&self, outcome: &Outcome, age: Duration) -> CheckStatus {
+    pub(crate) fn served_status_at(&self, outcome: &Outcome, age: Duration) -> CheckStatus {
         if age > self.timing.max_age {
             self.unknown_status().max_severity(outcome.status)
         } else {
