@@ -1,5 +1,6 @@
 //! Heap allocations counted by dhat's allocator: a pass-through request adds none, and a cached
-//! terse probe allocates no more than a static 200 with the same headers.
+//! terse probe allocates no more than a static 200 with the same headers, metrics recorded or
+//! not.
 use std::time::Duration;
 
 use tower::{Layer, service_fn};
@@ -59,5 +60,27 @@ fn pass_through_adds_no_allocation_and_a_cached_probe_no_more_than_a_static_200(
         health
             .cached_status(vitals_core::Probe::Readiness)
             .is_some()
+    );
+
+    // With metrics recorded (a Prometheus recorder; handles registered at build), a cached
+    // probe still allocates no more than the static answer: counting is an atomic increment.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let measured =
+        metrics::with_local_recorder(&recorder, || registry(3, Duration::from_secs(3600)));
+    warm(&measured);
+    let mut layered = HealthLayer::new(measured).layer(service_fn(app));
+    let _ = serve(&mut layered, get("/readyz"));
+    let request = get("/readyz");
+    let metered_blocks = blocks(|| serve(&mut layered, request));
+    eprintln!("allocations: cached probe with metrics recorded {metered_blocks}");
+    assert!(
+        metered_blocks <= static_blocks,
+        "cached terse probe with metrics: {metered_blocks} allocations, static 200: {static_blocks}"
+    );
+    // Counted: the warm-up run's report and the two probes.
+    let counted = recorder.handle().render();
+    assert!(
+        counted.contains(r#"vitals_probe_requests_total{probe="readyz",status="pass"} 3"#),
+        "{counted}"
     );
 }
