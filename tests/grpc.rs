@@ -501,3 +501,59 @@ async fn two_hundred_watchers_are_all_told_of_a_change() {
         assert_eq!(changed.status, ServingStatus::NotServing as i32);
     }
 }
+
+/// The official Python client (grpcio-health-checking, pinned in scripts/test-requirements.txt)
+/// against the main server: the names, Watch and List as a non-Rust peer sees them.
+#[tokio::test]
+async fn the_official_python_client_agrees() {
+    let (mut child, addr, _log) = common::start_example(
+        "server",
+        &[
+            ("REDIS_URI", "redis://127.0.0.1:1"),
+            ("SKIP_HEALTH_CHECKS", "redis"),
+        ],
+    )
+    .await;
+    let services = [
+        "",
+        "readyz",
+        "livez",
+        "startupz",
+        "grpc.health.v1.Health",
+        "redis",
+        "nope",
+    ];
+    let out = tokio::process::Command::new(vitals_testkit::require_binary("vitals-test-python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/grpc_health_client.py"
+        ))
+        .arg(addr.to_string())
+        .args(services)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for service in &services[..6] {
+        assert_eq!(seen["check"][service], "SERVING", "{service:?}: {seen}");
+    }
+    assert_eq!(seen["check"]["nope"], "NOT_FOUND", "{seen}");
+    assert_eq!(seen["watch"], "SERVING", "{seen}");
+    for name in [
+        "",
+        "readyz",
+        "readiness",
+        "livez",
+        "healthz",
+        "grpc.health.v1.Health",
+        "redis",
+    ] {
+        assert_eq!(seen["list"][name], "SERVING", "{name:?}: {seen}");
+    }
+    child.kill().await.unwrap();
+}
