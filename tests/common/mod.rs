@@ -124,7 +124,26 @@ pub async fn start_example(
     name: &str,
     env: &[(&str, &str)],
 ) -> (Child, SocketAddr, UnboundedReceiver<String>) {
-    let mut cmd = Command::new(example(name));
+    spawn_example(Command::new(example(name)), name, env).await
+}
+
+/// Like [`start_example`], inside a network namespace of its own (`unshare --net`): nothing but
+/// a downed loopback, so a DNS lookup fails at once without sending a packet anywhere. Only
+/// its log can be read from outside.
+pub async fn start_example_without_network(
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Child, SocketAddr, UnboundedReceiver<String>) {
+    let mut cmd = Command::new("unshare");
+    cmd.arg("--net").arg("--").arg(example(name));
+    spawn_example(cmd, name, env).await
+}
+
+async fn spawn_example(
+    mut cmd: Command,
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Child, SocketAddr, UnboundedReceiver<String>) {
     cmd.env_clear()
         .env("PORT", "0")
         .env("RUST_LOG", "info")
