@@ -271,9 +271,43 @@ fn message(error: &Error) -> String {
     }
 }
 
+/// A server selection message without the driver's topology dump: each server's address and
+/// its error, e.g. `no server selected within the timeout: 127.0.0.1:1: I/O error: Connection
+/// refused (os error 111)`. `None` when the message has no topology to condense.
+fn selection_summary(message: &str) -> Option<String> {
+    let (_, topology) = message.split_once("Topology:")?;
+    let servers: Vec<String> = topology
+        .split("Address: ")
+        .skip(1)
+        .map(|server| {
+            let address = server.split(',').next().unwrap_or_default().trim();
+            let error = server
+                .split_once("Error: ")
+                .map(|(_, rest)| rest)
+                .map(|rest| rest.split(", labels:").next().unwrap_or(rest))
+                .map(|rest| {
+                    rest.trim_start_matches("Kind: ")
+                        .trim_end_matches([' ', '}', ']'])
+                });
+            match error {
+                Some(error) => format!("{address}: {error}"),
+                None => format!("{address}: unknown"),
+            }
+        })
+        .collect();
+    (!servers.is_empty()).then(|| {
+        format!(
+            "no server selected within the timeout: {}",
+            servers.join("; ")
+        )
+    })
+}
+
 /// Says what went wrong in words an operator acts on.
 fn describe(context: &str, error: &Error) -> CheckError {
     let text = message(error);
+    // Classify on the driver's whole text; show people the condensed one.
+    let shown = selection_summary(&text);
     let lower = text.to_ascii_lowercase();
     let hint = match error.kind.as_ref() {
         ErrorKind::Authentication { .. } => {
@@ -296,7 +330,7 @@ fn describe(context: &str, error: &Error) -> CheckError {
         ErrorKind::Io(_) => "connection lost",
         _ => "",
     };
-    let text = scrub(&text);
+    let text = scrub(shown.as_deref().unwrap_or(&text));
     CheckError::new(if hint.is_empty() {
         format!("{context}: {text}")
     } else {
@@ -391,5 +425,34 @@ impl Check for MongoCheck {
                 Ok(details)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selection_summary;
+
+    #[test]
+    fn a_selection_timeout_is_condensed_to_each_servers_error() {
+        let driver = "Server selection timeout: No available servers. Topology: { Type: Single, \
+            Servers: [ { Address: 127.0.0.1:1, Type: Unknown, Error: Kind: I/O error: Connection \
+            refused (os error 111), labels: {\"RetryableError\"}, source: None, server response: \
+            None } ] }";
+        assert_eq!(
+            selection_summary(driver).as_deref(),
+            Some(
+                "no server selected within the timeout: 127.0.0.1:1: I/O error: Connection \
+                 refused (os error 111)"
+            )
+        );
+        let two = "Topology: { Servers: [ { Address: a:1, Type: Unknown }, { Address: b:2, \
+            Error: Kind: TLS: certificate unknown, labels: {} } ] }";
+        assert_eq!(
+            selection_summary(two).as_deref(),
+            Some(
+                "no server selected within the timeout: a:1: unknown; b:2: TLS: certificate unknown"
+            )
+        );
+        assert_eq!(selection_summary("Kind: I/O error: broken pipe"), None);
     }
 }

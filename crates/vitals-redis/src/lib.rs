@@ -347,11 +347,30 @@ fn describe(context: &str, error: &Error) -> CheckError {
     } else {
         None
     };
+    let details = readable(details);
     let message = match hint {
-        Some(hint) => format!("{context}: {hint} ({})", scrub(details)),
-        None => format!("{context}: {}", scrub(details)),
+        Some(hint) => format!("{context}: {hint} ({})", scrub(&details)),
+        None => format!("{context}: {}", scrub(&details)),
     };
     CheckError::new(message)
+}
+
+/// fred reports an I/O error as its Rust `Debug` text (`Os { code: 111, kind: ConnectionRefused,
+/// message: "Connection refused" }`); people read `Connection refused (os error 111)`.
+fn readable(details: &str) -> std::borrow::Cow<'_, str> {
+    let Some(rest) = details.strip_prefix("Os {") else {
+        return details.into();
+    };
+    let field = |name: &str| {
+        rest.split_once(&format!("{name}: "))
+            .map(|(_, value)| value.split([',', '}']).next().unwrap_or(value).trim())
+    };
+    match (field("message"), field("code")) {
+        (Some(message), Some(code)) => {
+            format!("{} (os error {code})", message.trim_matches('"')).into()
+        }
+        _ => details.into(),
+    }
 }
 
 impl RedisCheck {
@@ -483,5 +502,22 @@ impl Check for RedisCheck {
                 Ok(details.with("pool_size", pool.size()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn io_errors_read_as_text_not_debug() {
+        assert_eq!(
+            readable(r#"Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#),
+            "Connection refused (os error 111)"
+        );
+        assert_eq!(
+            readable("WRONGPASS invalid password"),
+            "WRONGPASS invalid password"
+        );
     }
 }
