@@ -9,17 +9,12 @@ use rustls::{
     pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
 };
 
-/// The process's rustls provider: the installed default, else aws-lc-rs installed as default
-/// (fred's own helpers panic when no default is installed).
+/// The process's default rustls provider if the application installed one, else aws-lc-rs
+/// for these configurations only: a library does not change the process's default.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    if let Some(provider) = CryptoProvider::get_default() {
-        return provider.clone();
-    }
-    // Losing a race to another installer is fine: use whichever won.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     CryptoProvider::get_default()
-        .expect("a default crypto provider is installed")
-        .clone()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
 /// A verifying config: the system's roots (as fred's default does) plus `extra_pem`.
