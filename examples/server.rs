@@ -140,7 +140,6 @@ async fn main() -> ExitCode {
     let (settings, checks) = match settings().and_then(|s| Ok((s, checks()?))) {
         Ok(ok) => ok,
         Err(err) => {
-            tracing::error!("configuration error: {err}");
             eprintln!("configuration error: {err}");
             return ExitCode::from(2);
         }

@@ -11,7 +11,7 @@
 //! - `http`: the HTTP upstream / custom-code runner check, as `http`;
 //! - `tonic`: `grpc.health.v1` served from the registry, as `tonic`.
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use vitals_core::*;
 pub use vitals_retry as retry;
