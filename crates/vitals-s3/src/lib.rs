@@ -17,12 +17,7 @@
 
 use std::fmt;
 
-use aws_sdk_s3::{
-    Client,
-    config::retry::RetryConfig,
-    error::{DisplayErrorContext, SdkError},
-    types::ExpirationStatus,
-};
+use aws_sdk_s3::{Client, config::retry::RetryConfig, error::SdkError, types::ExpirationStatus};
 use tokio::sync::OnceCell;
 use vitals_core::{
     Check, CheckError, Details, EnvError, async_trait,
@@ -245,6 +240,33 @@ fn validate_bucket_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// An error and its sources as text (`dispatch failure: io error: … Connection refused (os
+/// error 111)`), without the `Debug` rendering the SDK's `DisplayErrorContext` appends.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    CheckError::from_error(error).message().to_owned()
+}
+
+/// Joins per-bucket failures, saying a reason shared by several buckets once:
+/// `HeadBucket on buckets a, b: the S3 endpoint is unreachable (…)`.
+fn join_failures(failures: &[(String, String)]) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for (bucket, message) in failures {
+        let shape = message.replace(&format!("bucket {bucket}"), "bucket {}");
+        match groups.iter_mut().find(|(s, _)| *s == shape) {
+            Some((_, buckets)) => buckets.push(bucket),
+            None => groups.push((shape, vec![bucket])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(shape, buckets)| match buckets.as_slice() {
+            [one] => shape.replace("bucket {}", &format!("bucket {one}")),
+            many => shape.replace("bucket {}", &format!("buckets {}", many.join(", "))),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// What a failed request means for `bucket`, in words an operator acts on.
 fn describe<E>(
     bucket: &str,
@@ -269,12 +291,12 @@ where
                 )),
                 _ => CheckError::new(format!(
                     "{action} on bucket {bucket} failed with HTTP {status}: {}",
-                    DisplayErrorContext(error)
+                    chain(error)
                 )),
             }
         }
         _ => {
-            let text = DisplayErrorContext(error).to_string();
+            let text = chain(error);
             let lower = text.to_ascii_lowercase();
             let hint = if lower.contains("credential") || lower.contains("identity") {
                 "no AWS credentials found: give the pod/task/instance an IAM role (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
@@ -365,25 +387,28 @@ impl Check for BucketCheck {
         let tasks: Vec<_> = self
             .buckets
             .iter()
-            .map(|bucket| tokio::spawn(head(client.clone(), bucket.clone())))
+            .map(|bucket| {
+                let task = tokio::spawn(head(client.clone(), bucket.clone()));
+                (bucket, task)
+            })
             .collect();
         let mut failures = Vec::new();
         let mut permanent = true;
-        for task in tasks {
+        for (bucket, task) in tasks {
             match task.await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     permanent &= error.is_permanent();
-                    failures.push(error.message().to_owned());
+                    failures.push((bucket.clone(), error.message().to_owned()));
                 }
                 Err(join) => {
                     permanent = false;
-                    failures.push(format!("HeadBucket task failed: {join}"));
+                    failures.push((bucket.clone(), format!("HeadBucket task failed: {join}")));
                 }
             }
         }
         if !failures.is_empty() {
-            let message = failures.join("; ");
+            let message = join_failures(&failures);
             return Err(if permanent {
                 CheckError::permanent(message)
             } else {
@@ -410,7 +435,25 @@ impl Check for BucketCheck {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_bucket_name;
+    use super::{join_failures, validate_bucket_name};
+
+    #[test]
+    fn a_reason_shared_by_several_buckets_is_said_once() {
+        let failure = |bucket: &str, why: &str| {
+            (
+                bucket.to_owned(),
+                format!("HeadBucket on bucket {bucket}: {why}"),
+            )
+        };
+        assert_eq!(
+            join_failures(&[
+                failure("a-tmp", "unreachable"),
+                failure("a-static", "unreachable"),
+                failure("a-conn", "denied"),
+            ]),
+            "HeadBucket on buckets a-tmp, a-static: unreachable; HeadBucket on bucket a-conn: denied"
+        );
+    }
 
     #[test]
     fn bucket_names_follow_s3_rules() {
