@@ -1,0 +1,77 @@
+//! The README's sample outputs are what the server prints, so they cannot drift.
+mod common;
+
+use std::{net::TcpListener, time::Duration};
+
+use common::{example, http, poll_until, start_example};
+use vitals_testkit::MongoServer;
+
+/// The lines the README shows after the command line starting with `command`.
+fn readme_output(command: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut lines = readme.lines().skip_while(|l| !l.starts_with(command));
+    assert!(
+        lines.next().is_some(),
+        "README.md has no `{command}` sample"
+    );
+    let mut out = String::new();
+    for line in lines.take_while(|l| !l.starts_with("$ ") && !l.starts_with("```")) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_verbose_readiness_sample_is_what_a_configured_server_prints() {
+    let mongo = MongoServer::start();
+    // Redis refuses (a cache: it warns), MongoDB answers.
+    let refused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let redis = format!("redis://{refused}");
+    let (mut child, addr, _log) = start_example(
+        "server",
+        &[
+            ("MONGO_URI", &mongo.uri()),
+            ("REDIS_URI", &redis),
+            ("HEALTH_CHECK_RETRIES", "0"),
+            ("HEALTH_CHECK_INTERVAL_MS", "100"),
+        ],
+    )
+    .await;
+    poll_until(addr, "/readyz?verbose", "both results", |_, j| {
+        ["mongo", "redis"]
+            .iter()
+            .all(|c| j["checks"][c][0]["source"] == "background")
+    })
+    .await;
+    let text = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
+    // The README's Redis listens where Redis usually does.
+    let printed = text.body.replace(&refused.to_string(), "127.0.0.1:6379");
+    assert_eq!(
+        readme_output("$ curl -s 'localhost:5000/readyz?verbose'"),
+        printed,
+        "README.md's /readyz?verbose sample is out of date"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_configuration_error_sample_is_what_the_server_prints() {
+    let out = tokio::process::Command::new(example("server"))
+        .env_clear()
+        .env("HEALTH_CHECK_RETRIES", "abc")
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        readme_output("$ HEALTH_CHECK_RETRIES=abc cargo run --example server"),
+        String::from_utf8_lossy(&out.stderr),
+        "README.md's configuration error sample is out of date"
+    );
+}
