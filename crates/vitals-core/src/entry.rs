@@ -76,11 +76,8 @@ impl Entry {
         outcome.finished.elapsed() < self.ttl
     }
 
-    /// The status a result is served with: its own, unless it is older than the maximum age.
-    pub(crate) fn served_status(&self, outcome: &Outcome) -> CheckStatus {
-        self.served_status_at(outcome, outcome.finished.elapsed())
-    }
-
+    /// The status a result `age` old is served with: its own, unless it is older than the
+    /// maximum age.
     pub(crate) fn served_status_at(&self, outcome: &Outcome, age: Duration) -> CheckStatus {
         if age > self.timing.max_age {
             self.unknown_status().max_severity(outcome.status)

@@ -122,30 +122,7 @@ impl Health {
             inner.probe_metrics.answered(probe, fixed.status);
             return Some(fixed.status);
         }
-        let mut worst = Status::Pass;
-        // One clock read for the whole answer: this is the hot path of a terse probe.
-        let now = Instant::now();
-        for entry in inner.entries.iter().filter(|e| e.probes.contains(probe)) {
-            if entry.skipped_by.is_some() {
-                continue;
-            }
-            let state = entry.lock();
-            let Some(last) = &state.last else {
-                match entry.interval {
-                    Some(_) => worst = worst.max(entry.unknown_status().overall()?),
-                    None => return None,
-                }
-                continue;
-            };
-            let age = now.saturating_duration_since(last.finished);
-            if entry.interval.is_none() && age >= entry.ttl {
-                return None;
-            }
-            let status = entry.served_status_at(last, age);
-            if let Some(status) = status.overall() {
-                worst = worst.max(status);
-            }
-        }
+        let worst = inner.worst_status(probe, true)?;
         inner.probe_metrics.answered(probe, worst);
         Some(worst)
     }
@@ -254,15 +231,39 @@ struct Fixed {
 impl Inner {
     /// The worst served status of `probe`'s checks' latest results (unknown for none yet).
     fn latest_status(&self, probe: Probe) -> Status {
-        self.entries
-            .iter()
-            .filter(|e| e.probes.contains(probe) && e.skipped_by.is_none())
-            .filter_map(|e| match &e.lock().last {
-                Some(last) => e.served_status(last).overall(),
-                None => e.unknown_status().overall(),
-            })
-            .max()
-            .unwrap_or(Status::Pass)
+        self.worst_status(probe, false)
+            .expect("without freshness required, every check has a status")
+    }
+
+    /// The worst served status of `probe`'s checks (skipped ones left out, none yet counted as
+    /// unknown). With `fresh_only`, `None` as soon as an on-demand check needs a run: its
+    /// result is missing or older than its TTL. Reads the clock once and allocates nothing:
+    /// the hot path of a terse probe.
+    fn worst_status(&self, probe: Probe, fresh_only: bool) -> Option<Status> {
+        let now = Instant::now();
+        let mut worst = Status::Pass;
+        for entry in self.entries.iter().filter(|e| e.probes.contains(probe)) {
+            if entry.skipped_by.is_some() {
+                continue;
+            }
+            let on_demand = fresh_only && entry.interval.is_none();
+            let state = entry.lock();
+            let status = match &state.last {
+                None if on_demand => return None,
+                None => entry.unknown_status(),
+                Some(last) => {
+                    let age = now.saturating_duration_since(last.finished);
+                    if on_demand && age >= entry.ttl {
+                        return None;
+                    }
+                    entry.served_status_at(last, age)
+                }
+            };
+            if let Some(status) = status.overall() {
+                worst = worst.max(status);
+            }
+        }
+        Some(worst)
     }
 
     /// Latches the startup probe once every startup check's latest result serves. Called by

@@ -82,15 +82,15 @@ pub struct HealthListResponse {
 /// The health service's own name, as `grpc.health.v1` clients ask for it.
 pub const HEALTH_SERVICE_NAME: &str = "grpc.health.v1.Health";
 
-/// The probe names and aliases `Check` and `Watch` accept, and the one `List` reports.
-const PROBE_NAMES: &[(&str, Probe, bool)] = &[
-    ("readyz", Probe::Readiness, true),
-    ("readiness", Probe::Readiness, false),
-    ("livez", Probe::Liveness, true),
-    ("liveness", Probe::Liveness, false),
-    ("startupz", Probe::Startup, true),
-    ("startup", Probe::Startup, false),
-    ("healthz", Probe::All, true),
+/// The probe names and their aliases, each answered by `Check`, `Watch` and `List` alike.
+const PROBE_NAMES: &[(&str, Probe)] = &[
+    ("readyz", Probe::Readiness),
+    ("readiness", Probe::Readiness),
+    ("livez", Probe::Liveness),
+    ("liveness", Probe::Liveness),
+    ("startupz", Probe::Startup),
+    ("startup", Probe::Startup),
+    ("healthz", Probe::All),
 ];
 
 /// The gRPC health service of a registry.
@@ -145,7 +145,7 @@ impl GrpcHealth {
     }
 
     fn resolve(&self, service: &str) -> Option<Target> {
-        if let Some((_, probe, _)) = PROBE_NAMES.iter().find(|(name, ..)| *name == service) {
+        if let Some((_, probe)) = PROBE_NAMES.iter().find(|(name, _)| *name == service) {
             return Some(Target::Probe(*probe));
         }
         if let Some((_, probe)) = self.services.iter().find(|(name, _)| name == service) {
@@ -213,7 +213,7 @@ impl GrpcHealth {
         for (name, probe) in &self.services {
             statuses.insert(name.clone(), response(probe_status(*probe)));
         }
-        for (name, probe, _) in PROBE_NAMES {
+        for (name, probe) in PROBE_NAMES {
             statuses.insert((*name).to_owned(), response(probe_status(*probe)));
         }
         HealthListResponse { statuses }
