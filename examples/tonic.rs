@@ -12,16 +12,14 @@ use std::{
     task::{Context, Poll},
 };
 
-use std::time::Duration;
 use tonic::{
     Request, Response, Status,
     codegen::{Body, BoxFuture, StdError},
     server::{NamedService, UnaryService},
 };
 
-use vitals::{
-    Health, config::env_millis_or_zero, config::lookup_env, tonic::GrpcHealth, tower::HealthLayer,
-};
+use vitals::{Health, tonic::GrpcHealth, tower::HealthLayer};
+use vitals_env::EnvConfig;
 
 /// The example's own gRPC message, `vitals.example.EchoMessage { string text = 1; }`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -85,14 +83,14 @@ async fn main() {
     let health = Health::builder().build();
     // Like the HTTP server: after SIGTERM, readiness fails at once and the server keeps
     // answering this long, so load balancers and the kubelet see it before the port closes.
-    let shutdown_delay =
-        match env_millis_or_zero(&mut lookup_env, "SHUTDOWN_DELAY_MS", Duration::from_secs(5)) {
-            Ok(delay) => delay,
-            Err(err) => {
-                eprintln!("configuration error: {err}");
-                std::process::exit(2);
-            }
-        };
+    // `SHUTDOWN_DELAY_MS`, read and validated by vitals-env like every other variable.
+    let shutdown_delay = match EnvConfig::from_env() {
+        Ok(config) => config.shutdown_delay,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            std::process::exit(2);
+        }
+    };
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "50051".into());
     // All interfaces: the kubelet probes the pod's IP.

@@ -9,7 +9,8 @@
 //! - `mongodb`: the MongoDB check, as `mongodb`;
 //! - `s3`: the S3 bucket check, as `s3`;
 //! - `http`: the HTTP upstream / custom-code runner check, as `http`;
-//! - `tonic`: `grpc.health.v1` served from the registry, as `tonic`.
+//! - `tonic`: `grpc.health.v1` served from the registry, as `tonic`;
+//! - `env`: the deployment guide's environment variables, as `env`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -33,3 +34,6 @@ pub use vitals_http as http;
 
 #[cfg(feature = "tonic")]
 pub use vitals_tonic as tonic;
+
+#[cfg(feature = "env")]
+pub use vitals_env as env;

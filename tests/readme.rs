@@ -75,3 +75,21 @@ async fn the_configuration_error_sample_is_what_the_server_prints() {
         "README.md's configuration error sample is out of date"
     );
 }
+
+/// The README's configuration table is the one `vitals-env` renders from the variables it reads.
+#[test]
+fn the_configuration_table_is_vitals_envs() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = "<!-- configuration table: vitals_env::markdown_table -->\n";
+    let shown = readme
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once("<!-- end -->"))
+        .map(|(table, _)| table)
+        .expect("README.md has the configuration table markers");
+    let table = vitals_env::markdown_table();
+    assert_eq!(
+        shown, table,
+        "README.md's configuration table is out of date; it should read:\n{table}"
+    );
+}

@@ -1,30 +1,23 @@
-//! Environment parsing and scrubbing: any values are accepted or refused with an error naming
-//! the variable, never a panic; scrubbing any text never panics.
+//! The environment profile and scrubbing: any values are accepted or refused with an error
+//! naming the variable, never a panic; scrubbing any text never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vitals_core::{HealthConfig, Scrubber, Skip};
+use vitals_core::Scrubber;
+use vitals_env::{EnvConfig, VARIABLES};
 
-const NAMES: [&str; 4] = [
-    "HEALTH_CHECK_RETRIES",
-    "HEALTH_CHECK_RETRY_DELAY_MS",
-    "HEALTH_CHECK_MAX_RETRY_DELAY_MS",
-    "SKIP_HEALTH_CHECKS",
-];
-
-fuzz_target!(|values: [Option<String>; 4]| {
+fuzz_target!(|values: Vec<Option<String>>| {
     let lookup = |name: &str| {
-        NAMES
+        VARIABLES
             .iter()
-            .position(|n| *n == name)
-            .and_then(|i| values[i].clone())
+            .position(|v| v.name == name)
+            .and_then(|i| values.get(i).cloned().flatten())
     };
-    if let Err(err) = HealthConfig::from_lookup(lookup) {
-        assert!(NAMES.contains(&err.variable()));
+    if let Err(err) = EnvConfig::from_lookup(lookup) {
+        assert!(VARIABLES.iter().any(|v| v.name == err.variable()));
         assert!(err.to_string().contains("is invalid: expected"));
     }
     for value in values.iter().flatten() {
-        let _ = Skip::parse("SKIP_HEALTH_CHECKS", value);
         let _ = Scrubber::new().secret(value.clone()).scrub(value);
     }
 });

@@ -9,8 +9,7 @@ use tokio::sync::watch;
 use vitals_retry::Backoff;
 
 use crate::{
-    Check, CheckOptions, CheckTiming, Health, HealthConfig, Probe, Report, Scrubber, Severity,
-    Skip,
+    Check, CheckOptions, CheckTiming, Health, Probe, Report, Scrubber, Severity, Skip,
     entry::{Entry, EntryState},
     health::Inner,
     metrics::{CheckMetrics, ProbeMetrics},
@@ -167,15 +166,10 @@ impl HealthBuilder {
         self
     }
 
-    /// Components whose checks are reported as skipped instead of run.
+    /// Components whose checks are reported as skipped (`skipped by {reason}`) instead of run.
     pub fn skip(mut self, skip: Skip) -> Self {
         self.skip = skip;
         self
-    }
-
-    /// Applies the environment's settings: backoff and skip list.
-    pub fn config(self, config: &HealthConfig) -> Self {
-        self.backoff(config.backoff).skip(config.skip.clone())
     }
 
     /// Also scrubs this exact string from every output.
@@ -220,7 +214,7 @@ impl HealthBuilder {
             let skipped_by = self
                 .skip
                 .skips(&component)
-                .then(|| format!("skipped by SKIP_HEALTH_CHECKS={}", self.skip));
+                .then(|| format!("skipped by {}", self.skip.reason()));
             let backoff = options.backoff.unwrap_or(self.backoff);
             let interval = options.interval.or(self.interval);
             let ttl = options.ttl.unwrap_or(self.ttl);

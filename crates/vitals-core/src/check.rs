@@ -29,8 +29,8 @@ pub trait Check: Send + Sync + 'static {
     /// A unique name within a registry; it appears in reports and probe paths (`/readyz/NAME`).
     fn name(&self) -> &str;
 
-    /// The component this check belongs to, as `SKIP_HEALTH_CHECKS` names them: `mongo`,
-    /// `redis`, `storage`, `custom_code`, or your own. Defaults to the name.
+    /// The component this check belongs to (`mongo`, `redis`, `storage`, `custom_code`, or
+    /// your own): what a [`Skip`](crate::Skip) list names. Defaults to the name.
     fn component(&self) -> &str {
         self.name()
     }

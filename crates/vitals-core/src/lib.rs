@@ -17,8 +17,11 @@
 //! - or runs checks in the **background** on an interval, so probes only read
 //!   ([`CheckOptions::every`], [`HealthBuilder::background`]);
 //! - **latches** the startup probe after its first pass, and **drains** readiness on shutdown;
-//! - **scrubs** credentials from every output ([`Scrubber`]);
-//! - reads the guide's **environment variables** ([`HealthConfig::from_env`]).
+//! - **scrubs** credentials from every output ([`Scrubber`]).
+//!
+//! No environment variable is read here: the deployment guide's variables belong to
+//! `vitals-env`. Probe crates share [`CheckSettings`] (name, component, secrets, attempt
+//! timeout) and [`Cause`] (how a failure reads).
 //!
 //! ```
 //! use std::time::Duration;
@@ -50,8 +53,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
+mod cause;
 mod check;
-pub mod config;
+mod config;
 mod entry;
 mod flight;
 mod health;
@@ -70,8 +74,9 @@ pub mod timing;
 
 pub use async_trait::async_trait;
 pub use builder::HealthBuilder;
+pub use cause::Cause;
 pub use check::{Check, CheckError, Details};
-pub use config::{HealthConfig, InvalidConfig, Skip};
+pub use config::{CheckSettings, InvalidConfig, Skip};
 pub use health::Health;
 pub use options::{CheckOptions, Probe, Probes, Severity};
 pub use report::{CheckReport, CheckStatus, Provenance, Report, RunProgress, Status};
@@ -80,4 +85,4 @@ pub use run::StatusChange;
 pub use run_options::RunOptions;
 pub use scrub::{Scrubber, scrub};
 pub use timing::CheckTiming;
-pub use vitals_retry::{Backoff, EnvError, Jitter};
+pub use vitals_retry::{Backoff, Jitter};

@@ -53,7 +53,7 @@ pub enum CheckStatus {
     Warn,
     /// Failed.
     Fail,
-    /// Not run: skipped by configuration (`SKIP_HEALTH_CHECKS`). Never counted as passing.
+    /// Not run: skipped by configuration ([`Skip`](crate::Skip)). Never counted as passing.
     Skipped,
 }
 

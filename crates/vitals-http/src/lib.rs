@@ -1,4 +1,5 @@
-//! A [`vitals_core::Check`] for an HTTP upstream.
+//! A [`vitals_core::Check`] for an HTTP upstream (the deployment guide's custom-code runner, or
+//! any HTTP dependency): `GET`, the status decides.
 //!
 //! ```
 //! use vitals_http::HttpCheck;
@@ -11,6 +12,10 @@
 //!     .unwrap();
 //! # let _ = runner;
 //! ```
+//!
+//! The builder has the vocabulary of every vitals probe crate: `builder(url)` or
+//! `builder_for_client(client, url)`, then `name`, `component`, `secret`, `attempt_timeout`
+//! and `build()`. `CUSTOM_CODE_RUNNER_URI` is read by `vitals-env`.
 #![forbid(unsafe_code)]
 
 use std::{
@@ -29,26 +34,27 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use vitals_core::{
-    Check, CheckError, Details, EnvError, InvalidConfig, async_trait, config::lookup_env, scrub,
+    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, async_trait, scrub,
 };
+
+/// The HTTP client a check sends with (hyper-util's, over rustls or plain TCP).
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// Checks an HTTP endpoint with `GET`.
 pub struct HttpCheck {
-    name: String,
-    component: String,
+    settings: CheckSettings,
     uri: Uri,
     shown: String,
     authorization: Option<HeaderValue>,
     expect: RangeInclusive<u16>,
     timeout: Duration,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
-    secrets: Vec<String>,
+    client: HttpClient,
 }
 
 impl fmt::Debug for HttpCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCheck")
-            .field("name", &self.name)
+            .field("name", &self.settings.name())
             .field("url", &self.shown)
             .field("expect", &self.expect)
             .finish_non_exhaustive()
@@ -57,13 +63,23 @@ impl fmt::Debug for HttpCheck {
 
 /// Builds an [`HttpCheck`].
 #[must_use = "call .build() to get the check"]
-#[derive(Debug)]
 pub struct HttpCheckBuilder {
     url: String,
-    name: String,
-    component: String,
+    client: Option<HttpClient>,
+    settings: CheckSettings,
     expect: RangeInclusive<u16>,
     timeout: Duration,
+}
+
+impl fmt::Debug for HttpCheckBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCheckBuilder")
+            .field("url", &scrub(&self.url))
+            .field("settings", &self.settings)
+            .field("expect", &self.expect)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The default bound of one request: connecting, the answer and reading its body.
@@ -75,13 +91,26 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 impl HttpCheckBuilder {
     /// The check's name (default `http`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.settings.set_name(name);
         self
     }
 
-    /// The component (default: the name), as `SKIP_HEALTH_CHECKS` names it.
+    /// The check's component (default `http`).
     pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.component = component.into();
+        self.settings.set_component(component);
+        self
+    }
+
+    /// Also scrubs `secret` from every output (the URL's credentials and token-like query
+    /// values are scrubbed already).
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.settings.add_secret(secret);
+        self
+    }
+
+    /// Bounds one attempt (default: the request timeout).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.set_attempt_timeout(timeout);
         self
     }
 
@@ -117,6 +146,7 @@ impl HttpCheckBuilder {
             .ok_or_else(|| invalid("no host"))?
             .as_str()
             .to_owned();
+        let mut settings = self.settings;
         let mut secrets = Vec::new();
         // Credentials in the URL become a Basic Authorization header, never part of the
         // request or of any message.
@@ -153,23 +183,29 @@ impl HttpCheckBuilder {
         let mut parts = uri.into_parts();
         parts.authority = Some(host.parse().map_err(|_| invalid("bad host"))?);
         let uri = Uri::from_parts(parts).map_err(|_| invalid("not a URL"))?;
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider())
-            .map_err(|e| InvalidConfig::new(format!("no TLS roots available: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        for secret in secrets {
+            settings.add_secret(secret);
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => {
+                let connector = HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(provider())
+                    .map_err(|e| InvalidConfig::new(format!("no TLS roots available: {e}")))?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Client::builder(TokioExecutor::new()).build(connector)
+            }
+        };
         Ok(HttpCheck {
             shown: scrub(&uri.to_string()),
-            name: self.name,
-            component: self.component,
+            settings,
             uri,
             authorization,
             expect: self.expect,
             timeout: self.timeout,
             client,
-            secrets,
         })
     }
 }
@@ -182,42 +218,25 @@ fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
 }
 
 impl HttpCheck {
-    /// A builder for a check of `url`.
+    /// A builder for a check of `url` (`http://` or `https://`), with its own client.
     pub fn builder(url: impl Into<String>) -> HttpCheckBuilder {
+        HttpCheck::builder_from(url.into(), None)
+    }
+
+    /// A builder for a check of `url` sent with the application's own client (its
+    /// connection pool and TLS settings).
+    pub fn builder_for_client(client: HttpClient, url: impl Into<String>) -> HttpCheckBuilder {
+        HttpCheck::builder_from(url.into(), Some(client))
+    }
+
+    fn builder_from(url: String, client: Option<HttpClient>) -> HttpCheckBuilder {
         HttpCheckBuilder {
-            url: url.into(),
-            name: "http".to_owned(),
-            component: String::new(),
+            url,
+            client,
+            settings: CheckSettings::new("http", "http"),
             expect: 200..=299,
             timeout: DEFAULT_TIMEOUT,
         }
-    }
-
-    /// The custom-code runner from `CUSTOM_CODE_RUNNER_URI` (check and component
-    /// `custom_code`); `Ok(None)` when unset.
-    pub fn from_env() -> Result<Option<HttpCheck>, EnvError> {
-        HttpCheck::from_lookup(lookup_env)
-    }
-
-    /// Like [`HttpCheck::from_env`], reading through `lookup`.
-    pub fn from_lookup(
-        mut lookup: impl FnMut(&str) -> Option<String>,
-    ) -> Result<Option<HttpCheck>, EnvError> {
-        let Some(url) = lookup("CUSTOM_CODE_RUNNER_URI") else {
-            return Ok(None);
-        };
-        HttpCheck::builder(url.clone())
-            .name("custom_code")
-            .component("custom_code")
-            .build()
-            .map(Some)
-            .map_err(|e| {
-                EnvError::new(
-                    "CUSTOM_CODE_RUNNER_URI",
-                    scrub(&url),
-                    format!("an http(s) URL ({e})"),
-                )
-            })
     }
 }
 
@@ -245,17 +264,8 @@ impl HttpCheck {
             })?
             .map_err(|e| {
                 let text = CheckError::from_error(&e).message().to_owned();
-                let lower = text.to_ascii_lowercase();
-                let hint = if lower.contains("refused") {
-                    "connection refused"
-                } else if lower.contains("dns") || lower.contains("lookup") {
-                    "DNS lookup failed"
-                } else if lower.contains("certificate") {
-                    "TLS certificate rejected"
-                } else {
-                    "request failed"
-                };
-                CheckError::new(format!("GET {}: {hint} ({})", self.shown, scrub(&text)))
+                let hint = Cause::recognise(&text).map_or("request failed", Cause::phrase);
+                Cause::describe(&format!("GET {}", self.shown), Some(hint), &text)
             })?;
         let status = response.status();
         // Read the body, at most MAX_BODY_BYTES and until the timeout, so the connection can be
@@ -286,23 +296,19 @@ impl HttpCheck {
 #[async_trait]
 impl Check for HttpCheck {
     fn name(&self) -> &str {
-        &self.name
+        self.settings.name()
     }
 
     fn component(&self) -> &str {
-        if self.component.is_empty() {
-            &self.name
-        } else {
-            &self.component
-        }
+        self.settings.component()
     }
 
     fn secrets(&self) -> Vec<String> {
-        self.secrets.clone()
+        self.settings.secrets().to_vec()
     }
 
     fn attempt_timeout(&self) -> Option<Duration> {
-        Some(self.timeout)
+        self.settings.attempt_timeout_or(Some(self.timeout))
     }
 
     async fn check(&self) -> Result<Details, CheckError> {

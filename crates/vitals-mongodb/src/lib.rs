@@ -7,15 +7,16 @@
 //! use std::time::Duration;
 //! use vitals_mongodb::MongoCheck;
 //!
-//! // MONGO_URI and MONGO_SERVER_SELECTION_TIMEOUT_MS, as in the deployment guide.
-//! let from_env = MongoCheck::from_env().expect("valid configuration");
-//!
 //! let check = MongoCheck::builder("mongodb+srv://app:secret@cluster0.example.net/app")
 //!     .server_selection_timeout(Duration::from_secs(60))
 //!     .build()
 //!     .expect("a valid connection string");
-//! # let _ = (from_env, check);
+//! # let _ = check;
 //! ```
+//!
+//! The builder has the vocabulary of every vitals probe crate: `builder(uri)` or
+//! `builder_for_client(client)`, then `name`, `component`, `secret`, `attempt_timeout` and
+//! `build()`. The deployment guide's `MONGO_*` variables are read by `vitals-env`.
 #![forbid(unsafe_code)]
 
 use std::{fmt, time::Duration};
@@ -27,8 +28,7 @@ use mongodb::{
     options::{ClientOptions, ConnectionString},
 };
 use vitals_core::{
-    Check, CheckError, Details, EnvError, InvalidConfig, ReusedClient, async_trait,
-    config::{env_millis, lookup_env},
+    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, async_trait,
     scrub,
 };
 
@@ -43,9 +43,8 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// Checks a MongoDB deployment with `ping`.
 pub struct MongoCheck {
-    name: String,
+    settings: CheckSettings,
     target: Target,
-    secrets: Vec<String>,
 }
 
 enum Target {
@@ -61,25 +60,35 @@ enum Target {
 impl fmt::Debug for MongoCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MongoCheck")
-            .field("name", &self.name)
+            .field("name", &self.settings.name())
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`MongoCheck`] from a connection string.
+/// What the check talks to.
+enum Source {
+    Uri(String),
+    Client(Client),
+}
+
+/// Builds a [`MongoCheck`].
 #[must_use = "call .build() to get the check"]
 pub struct MongoCheckBuilder {
-    uri: String,
-    name: String,
+    source: Source,
+    settings: CheckSettings,
     selection_timeout: Duration,
     command_timeout: Duration,
 }
 
 impl fmt::Debug for MongoCheckBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Uri(uri) => scrub(uri),
+            Source::Client(_) => "client".to_owned(),
+        };
         f.debug_struct("MongoCheckBuilder")
-            .field("uri", &scrub(&self.uri))
-            .field("name", &self.name)
+            .field("source", &source)
+            .field("settings", &self.settings)
             .field("selection_timeout", &self.selection_timeout)
             .field("command_timeout", &self.command_timeout)
             .finish()
@@ -89,12 +98,33 @@ impl fmt::Debug for MongoCheckBuilder {
 impl MongoCheckBuilder {
     /// The check's name (default `mongo`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.settings.set_name(name);
+        self
+    }
+
+    /// The check's component (default `mongo`).
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.settings.set_component(component);
+        self
+    }
+
+    /// Also scrubs `secret` from every output: for a client, whose password the check cannot
+    /// see (a connection string's password is scrubbed already).
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.settings.add_secret(secret);
+        self
+    }
+
+    /// Bounds one attempt (default: server selection + command timeout, for a connection
+    /// string; the registry's default for a client).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.set_attempt_timeout(timeout);
         self
     }
 
     /// How long the driver looks for a suitable server (default 30 s). A
-    /// `serverSelectionTimeoutMS` in the URI wins over this.
+    /// `serverSelectionTimeoutMS` in the URI wins over this. Only for a connection string: a
+    /// client keeps its own.
     pub fn server_selection_timeout(mut self, timeout: Duration) -> Self {
         self.selection_timeout = timeout;
         self
@@ -109,21 +139,32 @@ impl MongoCheckBuilder {
 
     /// Validates the connection string (no connection or DNS lookup is made yet).
     pub fn build(self) -> Result<MongoCheck, InvalidConfig> {
-        let connection_string = ConnectionString::parse(&self.uri).map_err(|e| {
+        let mut settings = self.settings;
+        let uri = match self.source {
+            Source::Client(client) => {
+                return Ok(MongoCheck {
+                    settings,
+                    target: Target::Client(client),
+                });
+            }
+            Source::Uri(uri) => uri,
+        };
+        let connection_string = ConnectionString::parse(&uri).map_err(|e| {
             InvalidConfig::new(format!(
                 "invalid MongoDB connection string {:?}: {}; expected mongodb://[user:password@]host[:port][/db][?options] or mongodb+srv://…",
-                scrub(&self.uri),
+                scrub(&uri),
                 scrub(&message(&e))
             ))
         })?;
-        let secrets = connection_string
+        if let Some(password) = connection_string
             .credential
             .as_ref()
             .and_then(|c| c.password.clone())
-            .into_iter()
-            .collect();
+        {
+            settings.add_secret(password);
+        }
         Ok(MongoCheck {
-            name: self.name,
+            settings,
             target: Target::Uri {
                 // A serverSelectionTimeoutMS in the URI wins over the builder's.
                 selection_timeout: connection_string
@@ -133,75 +174,29 @@ impl MongoCheckBuilder {
                 command_timeout: self.command_timeout,
                 client: ReusedClient::new(),
             },
-            secrets,
         })
     }
 }
 
 impl MongoCheck {
-    /// A builder for a check of the deployment at `uri`.
+    /// A builder for a check of the deployment at `uri` (`mongodb://` or `mongodb+srv://`).
+    /// The check creates its own client and keeps it only while attempts succeed.
     pub fn builder(uri: impl Into<String>) -> MongoCheckBuilder {
+        MongoCheck::builder_from(Source::Uri(uri.into()))
+    }
+
+    /// A builder for a check through the application's own client (and its connection pool).
+    pub fn builder_for_client(client: Client) -> MongoCheckBuilder {
+        MongoCheck::builder_from(Source::Client(client))
+    }
+
+    fn builder_from(source: Source) -> MongoCheckBuilder {
         MongoCheckBuilder {
-            uri: uri.into(),
-            name: "mongo".to_owned(),
+            source,
+            settings: CheckSettings::new("mongo", "mongo"),
             selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
         }
-    }
-
-    /// Checks through the application's own client (and its connection pool).
-    pub fn from_client(client: Client) -> Self {
-        MongoCheck {
-            name: "mongo".to_owned(),
-            target: Target::Client(client),
-            secrets: Vec::new(),
-        }
-    }
-
-    /// Also scrubs `secret` from outputs (for [`MongoCheck::from_client`], whose password the
-    /// check cannot see).
-    #[must_use]
-    pub fn with_secret(mut self, secret: impl Into<String>) -> Self {
-        self.secrets.push(secret.into());
-        self
-    }
-
-    /// Renames the check (default `mongo`).
-    #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Reads `MONGO_URI` and `MONGO_SERVER_SELECTION_TIMEOUT_MS`; `Ok(None)` when `MONGO_URI`
-    /// is unset.
-    pub fn from_env() -> Result<Option<MongoCheck>, EnvError> {
-        MongoCheck::from_lookup(lookup_env)
-    }
-
-    /// Like [`MongoCheck::from_env`], reading through `lookup`.
-    pub fn from_lookup(
-        mut lookup: impl FnMut(&str) -> Option<String>,
-    ) -> Result<Option<MongoCheck>, EnvError> {
-        let timeout = env_millis(
-            &mut lookup,
-            "MONGO_SERVER_SELECTION_TIMEOUT_MS",
-            DEFAULT_SERVER_SELECTION_TIMEOUT,
-        )?;
-        let Some(uri) = lookup("MONGO_URI") else {
-            return Ok(None);
-        };
-        MongoCheck::builder(uri.trim())
-            .server_selection_timeout(timeout)
-            .build()
-            .map(Some)
-            .map_err(|e| {
-                EnvError::new(
-                    "MONGO_URI",
-                    scrub(&uri),
-                    format!("a MongoDB connection string ({e})"),
-                )
-            })
     }
 
     /// Connects a new client (resolving `mongodb+srv` records: a DNS failure here is retried
@@ -308,34 +303,22 @@ fn describe(context: &str, error: &Error) -> CheckError {
     let text = message(error);
     // Classify on the driver's whole text; show people the condensed one.
     let shown = selection_summary(&text);
-    let lower = text.to_ascii_lowercase();
-    let hint = match error.kind.as_ref() {
-        ErrorKind::Authentication { .. } => {
-            "authentication failed: check the user and password in MONGO_URI"
-        }
-        ErrorKind::DnsResolve { .. } => "DNS lookup failed: the host name does not resolve (yet)",
-        _ if lower.contains("certificate") || lower.contains("unknownissuer") => {
-            "TLS certificate rejected: trust its CA with tlsCAFile=… or, for testing only, tlsAllowInvalidCertificates=true"
-        }
-        _ if lower.contains("failed to lookup")
-            || lower.contains("name or service not known")
-            || lower.contains("no record found")
-            || lower.contains("dns") =>
-        {
-            "DNS lookup failed: the host name does not resolve (yet)"
-        }
-        _ if lower.contains("refused") => "connection refused: nothing listens at that address",
-        _ if lower.contains("timed out") || lower.contains("timeout") => "timed out",
-        ErrorKind::ServerSelection { .. } => "no suitable server found",
-        ErrorKind::Io(_) => "connection lost",
-        _ => "",
+    let cause = match error.kind.as_ref() {
+        ErrorKind::Authentication { .. } => Some(Cause::Authentication),
+        ErrorKind::DnsResolve { .. } => Some(Cause::DnsLookup),
+        _ => Cause::recognise(&text),
     };
-    let text = scrub(shown.as_deref().unwrap_or(&text));
-    CheckError::new(if hint.is_empty() {
-        format!("{context}: {text}")
-    } else {
-        format!("{context}: {hint} ({text})")
-    })
+    let hint = match (cause, error.kind.as_ref()) {
+        (Some(Cause::TlsCertificate), _) => Some(
+            "TLS certificate rejected: trust its CA with tlsCAFile=… or, for testing only, \
+             tlsAllowInvalidCertificates=true",
+        ),
+        (Some(cause), _) => Some(cause.phrase()),
+        (None, ErrorKind::ServerSelection { .. }) => Some("no suitable server found"),
+        (None, ErrorKind::Io(_)) => Some("connection lost"),
+        (None, _) => None,
+    };
+    Cause::describe(context, hint, shown.as_deref().unwrap_or(&text))
 }
 
 /// `buildInfo` and `hello` facts, within `limit`; failures here never fail the check.
@@ -375,26 +358,27 @@ fn topology(hello: &Document) -> String {
 #[async_trait]
 impl Check for MongoCheck {
     fn name(&self) -> &str {
-        &self.name
+        self.settings.name()
     }
 
     fn component(&self) -> &str {
-        "mongo"
+        self.settings.component()
     }
 
     fn secrets(&self) -> Vec<String> {
-        self.secrets.clone()
+        self.settings.secrets().to_vec()
     }
 
     fn attempt_timeout(&self) -> Option<Duration> {
-        match &self.target {
+        let driver = match &self.target {
             Target::Uri {
                 selection_timeout,
                 command_timeout,
                 ..
             } => Some(*selection_timeout + *command_timeout),
             Target::Client(_) => None,
-        }
+        };
+        self.settings.attempt_timeout_or(driver)
     }
 
     async fn check(&self) -> Result<Details, CheckError> {

@@ -14,19 +14,18 @@
 //! use std::time::Duration;
 //! use vitals_redis::RedisCheck;
 //!
-//! // From the deployment guide's variables: REDIS_URI, REDIS_CONNECT_TIMEOUT_MS,
-//! // REDIS_DISABLE_TLS_VERIFICATION.
-//! let from_env = RedisCheck::from_env().expect("valid configuration");
-//!
-//! // Or explicitly.
 //! let check = RedisCheck::builder("rediss://:password@my-cache.abc123.use1.cache.amazonaws.com:6379")
 //!     .connect_timeout(Duration::from_secs(60))
 //!     .command_timeout(Duration::from_secs(2))
-//!     .accept_invalid_certs(true)
+//!     .accept_invalid_certs(true) // ElastiCache's self-signed certificates
 //!     .build()
 //!     .expect("a valid URL");
-//! # let _ = (from_env, check);
+//! # let _ = check;
 //! ```
+//!
+//! The builder has the vocabulary of every vitals probe crate: `builder(url)` or
+//! `builder_for_client(client)`, then `name`, `component`, `secret`, `attempt_timeout` and
+//! `build()`. The deployment guide's `REDIS_*` variables are read by `vitals-env`.
 #![forbid(unsafe_code)]
 
 mod tls;
@@ -38,10 +37,8 @@ use fred::{
     types::{InfoKind, config::TlsConfig},
 };
 use vitals_core::{
-    Check, CheckError, Details, EnvError, InvalidConfig, ReusedClient, async_trait,
-    config::{env_bool, env_millis, lookup_env},
-    scrub,
-    timing::attempt_grace,
+    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, async_trait,
+    scrub, timing::attempt_grace,
 };
 
 pub use fred;
@@ -54,9 +51,8 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// Checks a Redis server or cluster with `PING` (and `CLUSTER INFO`).
 pub struct RedisCheck {
-    name: String,
+    settings: CheckSettings,
     target: Target,
-    secrets: Vec<String>,
 }
 
 enum Target {
@@ -80,17 +76,24 @@ impl fmt::Debug for RedisCheck {
             Target::Pool(_) => "pool".to_owned(),
         };
         f.debug_struct("RedisCheck")
-            .field("name", &self.name)
+            .field("name", &self.settings.name())
             .field("target", &target)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`RedisCheck`] from a URL.
+/// What the check talks to.
+enum Source {
+    Url(String),
+    Client(fred::prelude::Client),
+    Pool(fred::prelude::Pool),
+}
+
+/// Builds a [`RedisCheck`].
 #[must_use = "call .build() to get the check"]
 pub struct RedisCheckBuilder {
-    url: String,
-    name: String,
+    source: Source,
+    settings: CheckSettings,
     connect_timeout: Duration,
     command_timeout: Duration,
     accept_invalid_certs: bool,
@@ -99,9 +102,14 @@ pub struct RedisCheckBuilder {
 
 impl fmt::Debug for RedisCheckBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Url(url) => scrub(url),
+            Source::Client(_) => "client".to_owned(),
+            Source::Pool(_) => "pool".to_owned(),
+        };
         f.debug_struct("RedisCheckBuilder")
-            .field("url", &scrub(&self.url))
-            .field("name", &self.name)
+            .field("source", &source)
+            .field("settings", &self.settings)
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
@@ -112,30 +120,52 @@ impl fmt::Debug for RedisCheckBuilder {
 impl RedisCheckBuilder {
     /// The check's name (default `redis`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.settings.set_name(name);
         self
     }
 
-    /// How long connecting (TCP, TLS handshake, `AUTH`) may take (default 10 s).
+    /// The check's component (default `redis`).
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.settings.set_component(component);
+        self
+    }
+
+    /// Also scrubs `secret` from every output (the URL's password is scrubbed already).
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.settings.add_secret(secret);
+        self
+    }
+
+    /// Bounds one attempt (default: connect timeout + command timeout + a grace, for a URL;
+    /// the registry's default for a client or pool).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.set_attempt_timeout(timeout);
+        self
+    }
+
+    /// How long connecting (TCP, TLS handshake, `AUTH`) may take (default 10 s). Only for a
+    /// check built from a URL: a client keeps its own settings.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// How long the check's commands on a connection (`PING`, `INFO`, `CLUSTER INFO`) may
-    /// take together (default 5 s), apart from connecting.
+    /// take together (default 5 s), apart from connecting. Only for a check built from a URL.
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = timeout;
         self
     }
 
     /// Accept any TLS certificate (ElastiCache's self-signed ones). Logs a warning once.
+    /// Only for a check built from a URL.
     pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
         self.accept_invalid_certs = accept;
         self
     }
 
-    /// Also trust these PEM root certificates (a private CA).
+    /// Also trust these PEM root certificates (a private CA). Only for a check built from a
+    /// URL.
     pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
         self.extra_roots.push(pem.into());
         self
@@ -143,141 +173,118 @@ impl RedisCheckBuilder {
 
     /// Parses the URL and prepares the check (no connection is made yet).
     pub fn build(self) -> Result<RedisCheck, InvalidConfig> {
-        const SCHEMES: &[&str] = &[
-            "redis",
-            "rediss",
-            "redis-cluster",
-            "rediss-cluster",
-            "valkey",
-            "valkeys",
-            "valkey-cluster",
-            "valkeys-cluster",
-        ];
-        let scheme = self
-            .url
-            .split_once("://")
-            .map(|(s, _)| s.to_ascii_lowercase());
-        if !scheme.as_deref().is_some_and(|s| SCHEMES.contains(&s)) {
-            return Err(InvalidConfig::new(format!(
-                "invalid Redis URL {:?}: expected a URL starting with {}://",
-                scrub(&self.url),
-                SCHEMES.join("://, ")
-            )));
-        }
-        let mut config = Config::from_url(&self.url).map_err(|e| {
-            InvalidConfig::new(format!(
-                "invalid Redis URL {:?}: {}; expected redis://[:password@]host[:port][/db], \
-                 rediss://… for TLS, or redis-cluster://host:port?node=host:port…",
-                scrub(&self.url),
-                scrub(e.details())
-            ))
-        })?;
-        if config.tls.is_some() {
-            let client_config = if self.accept_invalid_certs {
-                tls::accept_any()
-            } else {
-                tls::verifying(&self.extra_roots).map_err(InvalidConfig::new)?
-            };
-            config.tls = Some(TlsConfig::from(client_config));
-        }
-        let endpoint = config
-            .server
-            .hosts()
-            .first()
-            .map(|s| format!("{}:{}", s.host, s.port))
-            .unwrap_or_default();
-        let secrets = config.password.iter().cloned().collect();
-        Ok(RedisCheck {
-            name: self.name,
-            target: Target::Url {
-                config: Box::new(config),
-                endpoint,
-                connect_timeout: self.connect_timeout,
-                command_timeout: self.command_timeout,
-                connection: ReusedClient::with_discard(close),
-            },
-            secrets,
-        })
+        let mut settings = self.settings;
+        let target = match self.source {
+            Source::Client(client) => {
+                if let Some(password) = &client.client_config().password {
+                    settings.add_secret(password.clone());
+                }
+                Target::Client(client)
+            }
+            Source::Pool(pool) => {
+                if let Some(password) = pool
+                    .clients()
+                    .first()
+                    .and_then(|c| c.client_config().password.clone())
+                {
+                    settings.add_secret(password);
+                }
+                Target::Pool(pool)
+            }
+            Source::Url(url) => {
+                let config = parse_url(&url, self.accept_invalid_certs, &self.extra_roots)?;
+                if let Some(password) = &config.password {
+                    settings.add_secret(password.clone());
+                }
+                let endpoint = config
+                    .server
+                    .hosts()
+                    .first()
+                    .map(|s| format!("{}:{}", s.host, s.port))
+                    .unwrap_or_default();
+                Target::Url {
+                    config: Box::new(config),
+                    endpoint,
+                    connect_timeout: self.connect_timeout,
+                    command_timeout: self.command_timeout,
+                    connection: ReusedClient::with_discard(close),
+                }
+            }
+        };
+        Ok(RedisCheck { settings, target })
     }
 }
 
+/// A fred configuration from a URL, with the TLS settings given.
+fn parse_url(
+    url: &str,
+    accept_invalid_certs: bool,
+    extra_roots: &[String],
+) -> Result<Config, InvalidConfig> {
+    const SCHEMES: &[&str] = &[
+        "redis",
+        "rediss",
+        "redis-cluster",
+        "rediss-cluster",
+        "valkey",
+        "valkeys",
+        "valkey-cluster",
+        "valkeys-cluster",
+    ];
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if !scheme.as_deref().is_some_and(|s| SCHEMES.contains(&s)) {
+        return Err(InvalidConfig::new(format!(
+            "invalid Redis URL {:?}: expected a URL starting with {}://",
+            scrub(url),
+            SCHEMES.join("://, ")
+        )));
+    }
+    let mut config = Config::from_url(url).map_err(|e| {
+        InvalidConfig::new(format!(
+            "invalid Redis URL {:?}: {}; expected redis://[:password@]host[:port][/db], \
+             rediss://… for TLS, or redis-cluster://host:port?node=host:port…",
+            scrub(url),
+            scrub(e.details())
+        ))
+    })?;
+    if config.tls.is_some() {
+        let client_config = if accept_invalid_certs {
+            tls::accept_any()
+        } else {
+            tls::verifying(extra_roots).map_err(InvalidConfig::new)?
+        };
+        config.tls = Some(TlsConfig::from(client_config));
+    }
+    Ok(config)
+}
+
 impl RedisCheck {
-    /// A builder for a check of the server at `url`.
+    /// A builder for a check of the server at `url` (`redis://`, `rediss://`,
+    /// `redis-cluster://`, …). The check connects itself and keeps its connection only while
+    /// attempts succeed.
     pub fn builder(url: impl Into<String>) -> RedisCheckBuilder {
+        RedisCheck::builder_from(Source::Url(url.into()))
+    }
+
+    /// A builder for a check of the application's own client (its reconnect policy applies).
+    pub fn builder_for_client(client: fred::prelude::Client) -> RedisCheckBuilder {
+        RedisCheck::builder_from(Source::Client(client))
+    }
+
+    /// A builder for a check of every connection of the application's own pool.
+    pub fn builder_for_pool(pool: fred::prelude::Pool) -> RedisCheckBuilder {
+        RedisCheck::builder_from(Source::Pool(pool))
+    }
+
+    fn builder_from(source: Source) -> RedisCheckBuilder {
         RedisCheckBuilder {
-            url: url.into(),
-            name: "redis".to_owned(),
+            source,
+            settings: CheckSettings::new("redis", "redis"),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             accept_invalid_certs: false,
             extra_roots: Vec::new(),
         }
-    }
-
-    /// Checks the application's own client (its reconnect policy applies).
-    pub fn from_client(client: fred::prelude::Client) -> Self {
-        let secrets = client.client_config().password.iter().cloned().collect();
-        RedisCheck {
-            name: "redis".to_owned(),
-            target: Target::Client(client),
-            secrets,
-        }
-    }
-
-    /// Checks every connection of the application's own pool.
-    pub fn from_pool(pool: fred::prelude::Pool) -> Self {
-        let secrets = pool
-            .clients()
-            .first()
-            .and_then(|c| c.client_config().password.clone())
-            .into_iter()
-            .collect();
-        RedisCheck {
-            name: "redis".to_owned(),
-            target: Target::Pool(pool),
-            secrets,
-        }
-    }
-
-    /// Renames the check (default `redis`).
-    #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Reads `REDIS_URI`, `REDIS_CONNECT_TIMEOUT_MS`, `REDIS_COMMAND_TIMEOUT_MS` and
-    /// `REDIS_DISABLE_TLS_VERIFICATION`;
-    /// `Ok(None)` when `REDIS_URI` is unset.
-    pub fn from_env() -> Result<Option<RedisCheck>, EnvError> {
-        RedisCheck::from_lookup(lookup_env)
-    }
-
-    /// Like [`RedisCheck::from_env`], reading through `lookup`.
-    pub fn from_lookup(
-        mut lookup: impl FnMut(&str) -> Option<String>,
-    ) -> Result<Option<RedisCheck>, EnvError> {
-        let timeout = env_millis(
-            &mut lookup,
-            "REDIS_CONNECT_TIMEOUT_MS",
-            DEFAULT_CONNECT_TIMEOUT,
-        )?;
-        let command_timeout = env_millis(
-            &mut lookup,
-            "REDIS_COMMAND_TIMEOUT_MS",
-            DEFAULT_COMMAND_TIMEOUT,
-        )?;
-        let insecure = env_bool(&mut lookup, "REDIS_DISABLE_TLS_VERIFICATION", false)?;
-        let Some(url) = lookup("REDIS_URI") else {
-            return Ok(None);
-        };
-        RedisCheck::builder(url.trim())
-            .connect_timeout(timeout)
-            .command_timeout(command_timeout)
-            .accept_invalid_certs(insecure)
-            .build()
-            .map(Some)
-            .map_err(|e| EnvError::new("REDIS_URI", scrub(&url), format!("a Redis URL ({e})")))
     }
 }
 
@@ -324,35 +331,19 @@ fn info_field<'a>(info: &'a str, key: &str) -> Option<&'a str> {
 /// A message that says what went wrong in words an operator acts on.
 fn describe(context: &str, error: &Error) -> CheckError {
     let details = error.details();
-    let lower = details.to_ascii_lowercase();
-    let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
-        Some(
-            "TLS certificate rejected; for ElastiCache's self-signed certificates set REDIS_DISABLE_TLS_VERIFICATION=true",
-        )
-    } else if matches!(error.kind(), ErrorKind::Auth)
-        || lower.contains("wrongpass")
-        || lower.contains("noauth")
-        || lower.contains("invalid password")
-    {
-        Some("authentication failed: check the password in REDIS_URI")
-    } else if lower.contains("lookup")
-        || lower.contains("resolve")
-        || lower.contains("name or service not known")
-    {
-        Some("DNS lookup failed: the host name does not resolve (yet)")
-    } else if lower.contains("refused") {
-        Some("connection refused: nothing listens at that address")
-    } else if matches!(error.kind(), ErrorKind::Timeout) {
-        Some("timed out")
-    } else {
-        None
+    let cause = match error.kind() {
+        ErrorKind::Auth => Some(Cause::Authentication),
+        ErrorKind::Timeout => Cause::recognise(details).or(Some(Cause::TimedOut)),
+        _ => Cause::recognise(details),
     };
-    let details = readable(details);
-    let message = match hint {
-        Some(hint) => format!("{context}: {hint} ({})", scrub(&details)),
-        None => format!("{context}: {}", scrub(&details)),
-    };
-    CheckError::new(message)
+    let hint = cause.map(|cause| match cause {
+        Cause::TlsCertificate => {
+            "TLS certificate rejected: trust its CA, or for ElastiCache's self-signed certificates \
+             accept invalid certificates"
+        }
+        other => other.phrase(),
+    });
+    Cause::describe(context, hint, &readable(details))
 }
 
 /// fred reports an I/O error as its Rust `Debug` text (`Os { code: 111, kind: ConnectionRefused,
@@ -401,7 +392,7 @@ impl RedisCheck {
                 Err(_) => {
                     close(client);
                     Err(CheckError::new(format!(
-                        "{context}: timed out after {} ms (REDIS_CONNECT_TIMEOUT_MS)",
+                        "{context}: timed out after {} ms (the connect timeout)",
                         connect_timeout.as_millis()
                     )))
                 }
@@ -420,7 +411,7 @@ impl RedisCheck {
             }
             Ok(Err(error)) => Err(error),
             Err(_) => Err(CheckError::new(format!(
-                "PING to {endpoint}: no answer within {} ms (REDIS_COMMAND_TIMEOUT_MS)",
+                "PING to {endpoint}: no answer within {} ms (the command timeout)",
                 commands_bound.as_millis()
             ))),
         }
@@ -439,19 +430,19 @@ fn close(client: fred::prelude::Client) {
 #[async_trait]
 impl Check for RedisCheck {
     fn name(&self) -> &str {
-        &self.name
+        self.settings.name()
     }
 
     fn component(&self) -> &str {
-        "redis"
+        self.settings.component()
     }
 
     fn secrets(&self) -> Vec<String> {
-        self.secrets.clone()
+        self.settings.secrets().to_vec()
     }
 
     fn attempt_timeout(&self) -> Option<Duration> {
-        match &self.target {
+        let driver = match &self.target {
             // Connecting and the commands are each bounded; an attempt may need both.
             Target::Url {
                 connect_timeout,
@@ -459,7 +450,8 @@ impl Check for RedisCheck {
                 ..
             } => Some(*connect_timeout + *command_timeout + attempt_grace(*command_timeout)),
             Target::Client(_) | Target::Pool(_) => None,
-        }
+        };
+        self.settings.attempt_timeout_or(driver)
     }
 
     async fn check(&self) -> Result<Details, CheckError> {

@@ -32,7 +32,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod delays;
-mod env;
 mod policy;
 
 #[cfg(feature = "tokio")]
@@ -45,7 +44,6 @@ mod tower_policy;
 mod backoff_compat;
 
 pub use delays::{Delays, RandomSource, Rng};
-pub use env::{EnvError, parse_whole_number};
 pub use policy::{Backoff, BackoffBuilder, InvalidBackoff, Jitter};
 
 #[cfg(feature = "tokio")]

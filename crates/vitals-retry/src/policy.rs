@@ -199,8 +199,9 @@ impl BackoffBuilder {
         }
         if b.max_delay < b.initial {
             return Err(InvalidBackoff(format!(
-                "max delay {:?} is below the initial delay {:?}: expected max >= initial",
-                b.max_delay, b.initial
+                "max delay {} ms is below the initial delay {} ms: expected max >= initial",
+                b.max_delay.as_millis(),
+                b.initial.as_millis()
             )));
         }
         if let Jitter::Proportional(f) = b.jitter

@@ -1,46 +1,53 @@
 //! A [`vitals_core::Check`] for S3 buckets, built on aws-sdk-s3.
 //!
+//! [`BucketCheck`] sends `HeadBucket` to every bucket at once (what `s3:ListBucket` allows),
+//! and in its deep mode reads a bucket's lifecycle and CORS rules (drift warns).
+//!
 //! ```no_run
 //! use vitals_s3::BucketCheck;
 //!
-//! // The guide's buckets from TMP_STORAGE_BUCKET, CONNECTORS_STORAGE_BUCKET and
-//! // STATIC_STORAGE_BUCKET, credentials from the default chain (IAM roles included).
-//! let from_env = BucketCheck::from_env().expect("valid configuration");
-//!
-//! // Or explicitly, with the deep check of the guide's lifecycle and CORS rules.
-//! let check = BucketCheck::from_default_chain(["prod-integration-app-tmp", "prod-integration-app-static"])
+//! // Credentials from the default chain (IAM roles for service accounts included), with the
+//! // deep check of the deployment guide's lifecycle and CORS rules.
+//! let check = BucketCheck::builder(["prod-integration-app-tmp", "prod-integration-app-static"])
 //!     .expect_expiration_rule("prod-integration-app-tmp")
-//!     .expect_cors_get("prod-integration-app-static");
-//! # let _ = (from_env, check);
+//!     .expect_cors_get("prod-integration-app-static")
+//!     .build()
+//!     .expect("valid bucket names");
+//! # let _ = check;
 //! ```
+//!
+//! The builder has the vocabulary of every vitals probe crate: `builder(buckets)` or
+//! `builder_for_client(&client, buckets)`, then `name`, `component`, `secret`,
+//! `attempt_timeout` and `build()`. The deployment guide's bucket variables are read by
+//! `vitals-env`.
 #![forbid(unsafe_code)]
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
-use aws_sdk_s3::{Client, config::retry::RetryConfig, error::SdkError, types::ExpirationStatus};
+use aws_sdk_s3::{
+    Client,
+    config::{retry::RetryConfig, timeout::TimeoutConfig},
+    error::SdkError,
+    types::ExpirationStatus,
+};
 use tokio::sync::OnceCell;
 use vitals_core::{
-    Check, CheckError, Details, EnvError, async_trait,
-    config::{env_bool, lookup_env},
+    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, async_trait, scrub,
 };
 
 pub use aws_sdk_s3;
 
-/// The deployment guide's bucket variables, in order.
-pub const BUCKET_VARIABLES: [&str; 3] = [
-    "TMP_STORAGE_BUCKET",
-    "CONNECTORS_STORAGE_BUCKET",
-    "STATIC_STORAGE_BUCKET",
-];
+/// The default bound of one S3 request (the SDK's operation timeout).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks that buckets exist and are reachable with `HeadBucket`.
 pub struct BucketCheck {
-    name: String,
+    settings: CheckSettings,
     buckets: Vec<String>,
     source: Source,
+    timeout: Duration,
     expiration_rules: Vec<String>,
     cors_get: Vec<String>,
-    secrets: Vec<String>,
 }
 
 enum Source {
@@ -54,27 +61,112 @@ enum Source {
 impl fmt::Debug for BucketCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BucketCheck")
-            .field("name", &self.name)
+            .field("name", &self.settings.name())
             .field("buckets", &self.buckets)
             .finish_non_exhaustive()
     }
 }
 
-impl BucketCheck {
-    /// Checks `buckets` with an existing client (its retries are turned off for the check).
-    pub fn new(client: &Client, buckets: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        let config = client
-            .config()
-            .to_builder()
-            .retry_config(RetryConfig::disabled())
-            .build();
-        BucketCheck::with_source(Source::Client(Client::from_conf(config)), buckets)
+/// Builds a [`BucketCheck`].
+#[must_use = "call .build() to get the check"]
+pub struct BucketCheckBuilder {
+    check: BucketCheck,
+}
+
+impl fmt::Debug for BucketCheckBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BucketCheckBuilder")
+            .field("settings", &self.check.settings)
+            .field("buckets", &self.check.buckets)
+            .field("timeout", &self.check.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BucketCheckBuilder {
+    /// The check's name (default `storage`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.check.settings.set_name(name);
+        self
     }
 
-    /// Checks `buckets` with a client from the default credential chain and the environment's
-    /// region and endpoint, created at the first check.
-    pub fn from_default_chain(buckets: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        BucketCheck::with_source(
+    /// The check's component (default `storage`).
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.check.settings.set_component(component);
+        self
+    }
+
+    /// Also scrubs `secret` from every output (an AWS secret key or session token).
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.check.settings.add_secret(secret);
+        self
+    }
+
+    /// Bounds one attempt (default: the request timeout for the `HeadBucket`s, sent
+    /// together, plus one per deep-check request).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.check.settings.set_attempt_timeout(timeout);
+        self
+    }
+
+    /// How long one S3 request may take, credentials included (the SDK's operation timeout;
+    /// default 10 s). Its own "timeout" error is what a report shows.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.check.timeout = timeout;
+        self
+    }
+
+    /// Path-style addressing (`endpoint/bucket`) for S3-compatible stores. By default it is
+    /// used exactly when a custom endpoint is configured. Applies to the default chain only.
+    pub fn force_path_style(mut self, path_style: bool) -> Self {
+        if let Source::DefaultChain { path_style: p, .. } = &mut self.check.source {
+            *p = Some(path_style);
+        }
+        self
+    }
+
+    /// Deep check: `bucket` must have an enabled lifecycle rule with an expiration (the guide's
+    /// 7-day cleanup of the tmp bucket). Drift reports `warn`.
+    pub fn expect_expiration_rule(mut self, bucket: impl Into<String>) -> Self {
+        self.check.expiration_rules.push(bucket.into());
+        self
+    }
+
+    /// Deep check: `bucket` must have a CORS rule allowing `GET` (the guide's static bucket).
+    /// Drift reports `warn`.
+    pub fn expect_cors_get(mut self, bucket: impl Into<String>) -> Self {
+        self.check.cors_get.push(bucket.into());
+        self
+    }
+
+    /// Validates the bucket names against S3's naming rules (no request is made yet).
+    pub fn build(self) -> Result<BucketCheck, InvalidConfig> {
+        let check = self.check;
+        if check.buckets.is_empty() {
+            return Err(InvalidConfig::new(
+                "no bucket to check: expected at least one",
+            ));
+        }
+        for bucket in check
+            .buckets
+            .iter()
+            .chain(&check.expiration_rules)
+            .chain(&check.cors_get)
+        {
+            check_bucket_name(bucket).map_err(|why| {
+                InvalidConfig::new(format!("invalid bucket name {:?}: {why}", scrub(bucket)))
+            })?;
+        }
+        Ok(check)
+    }
+}
+
+impl BucketCheck {
+    /// A builder for a check of `buckets` with a client from the default credential chain
+    /// (environment, web identity / IRSA, ECS, EC2 roles) and the environment's region and
+    /// endpoint, created at the first check.
+    pub fn builder(buckets: impl IntoIterator<Item = impl Into<String>>) -> BucketCheckBuilder {
+        BucketCheck::builder_from(
             Source::DefaultChain {
                 path_style: None,
                 client: OnceCell::new(),
@@ -83,55 +175,29 @@ impl BucketCheck {
         )
     }
 
-    fn with_source(source: Source, buckets: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        BucketCheck {
-            name: "storage".to_owned(),
-            buckets: buckets.into_iter().map(Into::into).collect(),
-            source,
-            expiration_rules: Vec::new(),
-            cors_get: Vec::new(),
-            secrets: Vec::new(),
+    /// A builder for a check of `buckets` with the application's client (its retries are
+    /// turned off and its timeout set for the check's copy).
+    pub fn builder_for_client(
+        client: &Client,
+        buckets: impl IntoIterator<Item = impl Into<String>>,
+    ) -> BucketCheckBuilder {
+        BucketCheck::builder_from(Source::Client(client.clone()), buckets)
+    }
+
+    fn builder_from(
+        source: Source,
+        buckets: impl IntoIterator<Item = impl Into<String>>,
+    ) -> BucketCheckBuilder {
+        BucketCheckBuilder {
+            check: BucketCheck {
+                settings: CheckSettings::new("storage", "storage"),
+                buckets: buckets.into_iter().map(Into::into).collect(),
+                source,
+                timeout: DEFAULT_TIMEOUT,
+                expiration_rules: Vec::new(),
+                cors_get: Vec::new(),
+            },
         }
-    }
-
-    /// Renames the check (default `storage`).
-    #[must_use]
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Path-style addressing (`endpoint/bucket`) for S3-compatible stores. By default it is
-    /// used exactly when a custom endpoint is configured. Applies to the default chain only.
-    #[must_use]
-    pub fn force_path_style(mut self, path_style: bool) -> Self {
-        if let Source::DefaultChain { path_style: p, .. } = &mut self.source {
-            *p = Some(path_style);
-        }
-        self
-    }
-
-    /// Deep check: `bucket` must have an enabled lifecycle rule with an expiration (the guide's
-    /// 7-day cleanup of the tmp bucket). Drift reports `warn`.
-    #[must_use]
-    pub fn expect_expiration_rule(mut self, bucket: impl Into<String>) -> Self {
-        self.expiration_rules.push(bucket.into());
-        self
-    }
-
-    /// Deep check: `bucket` must have a CORS rule allowing `GET` (the guide's static bucket).
-    /// Drift reports `warn`.
-    #[must_use]
-    pub fn expect_cors_get(mut self, bucket: impl Into<String>) -> Self {
-        self.cors_get.push(bucket.into());
-        self
-    }
-
-    /// Also scrubs `secret` from every output.
-    #[must_use]
-    pub fn with_secret(mut self, secret: impl Into<String>) -> Self {
-        self.secrets.push(secret.into());
-        self
     }
 
     /// The buckets checked.
@@ -139,73 +205,30 @@ impl BucketCheck {
         &self.buckets
     }
 
-    /// Reads the guide's bucket variables (`TMP_STORAGE_BUCKET`, `CONNECTORS_STORAGE_BUCKET`,
-    /// `STATIC_STORAGE_BUCKET`), `S3_FORCE_PATH_STYLE` and `STORAGE_DEEP_CHECK` (the tmp
-    /// bucket's expiration and the static bucket's CORS); `Ok(None)` when no bucket is set.
-    /// Bucket names are validated against S3's naming rules.
-    pub fn from_env() -> Result<Option<BucketCheck>, EnvError> {
-        BucketCheck::from_lookup(lookup_env)
-    }
-
-    /// Like [`BucketCheck::from_env`], reading through `lookup`.
-    pub fn from_lookup(
-        mut lookup: impl FnMut(&str) -> Option<String>,
-    ) -> Result<Option<BucketCheck>, EnvError> {
-        let mut named = Vec::new();
-        for variable in BUCKET_VARIABLES {
-            if let Some(raw) = lookup(variable) {
-                let bucket = raw.trim().to_owned();
-                if let Err(why) = validate_bucket_name(&bucket) {
-                    return Err(EnvError::new(
-                        variable,
-                        raw,
-                        format!(
-                            "an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit ({why})"
-                        ),
-                    ));
-                }
-                named.push((variable, bucket));
-            }
-        }
-        let deep = env_bool(&mut lookup, "STORAGE_DEEP_CHECK", false)?;
-        let path_style = match lookup("S3_FORCE_PATH_STYLE") {
-            Some(_) => Some(env_bool(&mut lookup, "S3_FORCE_PATH_STYLE", false)?),
-            None => None,
-        };
-        if named.is_empty() {
-            return Ok(None);
-        }
-        let mut check = BucketCheck::from_default_chain(named.iter().map(|(_, b)| b.clone()));
-        if let Some(path_style) = path_style {
-            check = check.force_path_style(path_style);
-        }
-        for variable in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-            if let Some(secret) = lookup(variable) {
-                check = check.with_secret(secret);
-            }
-        }
-        if deep {
-            for (variable, bucket) in &named {
-                match *variable {
-                    "TMP_STORAGE_BUCKET" => check = check.expect_expiration_rule(bucket.clone()),
-                    "STATIC_STORAGE_BUCKET" => check = check.expect_cors_get(bucket.clone()),
-                    _ => {}
-                }
-            }
-        }
-        Ok(Some(check))
+    /// The SDK settings every request of the check uses: no SDK retries (the registry
+    /// retries), the request timeout.
+    fn tuned(&self, builder: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+        builder
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(self.timeout)
+                    .build(),
+            )
     }
 
     async fn client(&self) -> Client {
         match &self.source {
-            Source::Client(client) => client.clone(),
+            Source::Client(client) => {
+                Client::from_conf(self.tuned(client.config().to_builder()).build())
+            }
             Source::DefaultChain { path_style, client } => client
                 .get_or_init(|| async {
                     let shared =
                         aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                     let custom_endpoint = shared.endpoint_url().is_some();
-                    let config = aws_sdk_s3::config::Builder::from(&shared)
-                        .retry_config(RetryConfig::disabled())
+                    let config = self
+                        .tuned(aws_sdk_s3::config::Builder::from(&shared))
                         .force_path_style(path_style.unwrap_or(custom_endpoint))
                         .build();
                     Client::from_conf(config)
@@ -216,8 +239,18 @@ impl BucketCheck {
     }
 }
 
-/// S3's bucket naming rules (the general-purpose subset).
-fn validate_bucket_name(name: &str) -> Result<(), &'static str> {
+/// Checks `name` against S3's bucket naming rules (the general-purpose subset); the error says
+/// the rule and what broke it.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    check_bucket_rules(name).map_err(|why| {
+        format!(
+            "3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a \
+             letter or digit ({why})"
+        )
+    })
+}
+
+fn check_bucket_rules(name: &str) -> Result<(), &'static str> {
     if !(3..=63).contains(&name.len()) {
         return Err("wrong length");
     }
@@ -300,17 +333,10 @@ where
             let lower = text.to_ascii_lowercase();
             let hint = if lower.contains("credential") || lower.contains("identity") {
                 "no AWS credentials found: give the pod/task/instance an IAM role (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-            } else if lower.contains("refused") {
-                "the S3 endpoint is unreachable (connection refused)"
-            } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve")
-            {
-                "the S3 endpoint does not resolve (DNS)"
-            } else if lower.contains("timeout") || lower.contains("timed out") {
-                "the S3 endpoint timed out"
             } else {
-                "the request could not be sent"
+                Cause::recognise(&text).map_or("the request could not be sent", Cause::phrase)
             };
-            CheckError::new(format!("{action} on bucket {bucket}: {hint} ({text})"))
+            Cause::describe(&format!("{action} on bucket {bucket}"), Some(hint), &text)
         }
     }
 }
@@ -371,15 +397,22 @@ async fn drift_cors(client: &Client, bucket: &str) -> Option<String> {
 #[async_trait]
 impl Check for BucketCheck {
     fn name(&self) -> &str {
-        &self.name
+        self.settings.name()
     }
 
     fn component(&self) -> &str {
-        "storage"
+        self.settings.component()
     }
 
     fn secrets(&self) -> Vec<String> {
-        self.secrets.clone()
+        self.settings.secrets().to_vec()
+    }
+
+    fn attempt_timeout(&self) -> Option<Duration> {
+        // The HeadBuckets go together; each deep-check request follows on its own.
+        let requests = 1 + self.expiration_rules.len() + self.cors_get.len();
+        let driver = self.timeout * requests as u32;
+        self.settings.attempt_timeout_or(Some(driver))
     }
 
     async fn check(&self) -> Result<Details, CheckError> {
@@ -435,7 +468,7 @@ impl Check for BucketCheck {
 
 #[cfg(test)]
 mod tests {
-    use super::{join_failures, validate_bucket_name};
+    use super::{check_bucket_rules, join_failures};
 
     #[test]
     fn a_reason_shared_by_several_buckets_is_said_once() {
@@ -458,7 +491,7 @@ mod tests {
     #[test]
     fn bucket_names_follow_s3_rules() {
         for ok in ["prod-integration-app-tmp", "abc", "a.b-c1"] {
-            assert_eq!(validate_bucket_name(ok), Ok(()), "{ok}");
+            assert_eq!(check_bucket_rules(ok), Ok(()), "{ok}");
         }
         for bad in [
             "ab",
@@ -469,7 +502,7 @@ mod tests {
             "has space",
             &"a".repeat(64),
         ] {
-            assert!(validate_bucket_name(bad).is_err(), "{bad}");
+            assert!(check_bucket_rules(bad).is_err(), "{bad}");
         }
     }
 }

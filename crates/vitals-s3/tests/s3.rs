@@ -7,7 +7,7 @@ use aws_sdk_s3::{
 };
 use vitals_core::{Backoff, Check, CheckOptions, CheckStatus, Health, Probe};
 use vitals_s3::BucketCheck;
-use vitals_testkit::{Fault, FaultProxy, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, env};
+use vitals_testkit::{Fault, FaultProxy, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 
 const BUCKETS: [&str; 3] = [
     "test-integration-app-tmp",
@@ -37,10 +37,13 @@ fn server_with_buckets() -> S3Server {
 #[tokio::test]
 async fn all_buckets_present_with_static_keys_pass() {
     let server = server_with_buckets();
-    let details = BucketCheck::new(&client(&server.endpoint(), S3_SECRET_KEY), BUCKETS)
-        .check()
-        .await
-        .unwrap();
+    let details =
+        BucketCheck::builder_for_client(&client(&server.endpoint(), S3_SECRET_KEY), BUCKETS)
+            .build()
+            .unwrap()
+            .check()
+            .await
+            .unwrap();
     assert_eq!(details.fields()["buckets"], BUCKETS.join(","));
     assert_eq!(details.fields()["region"], "us-east-1");
 }
@@ -50,7 +53,9 @@ async fn a_missing_bucket_fails_naming_it() {
     let server = S3Server::start();
     server.create_bucket(BUCKETS[0]);
     server.create_bucket(BUCKETS[2]);
-    let err = BucketCheck::new(&client(&server.endpoint(), S3_SECRET_KEY), BUCKETS)
+    let err = BucketCheck::builder_for_client(&client(&server.endpoint(), S3_SECRET_KEY), BUCKETS)
+        .build()
+        .unwrap()
         .check()
         .await
         .unwrap_err();
@@ -67,7 +72,10 @@ async fn a_wrong_secret_key_is_access_denied_and_never_shown() {
     let wrong = "wrongSecretKeyWrongSecretKeyWrong0000099";
     let health = Health::builder()
         .check_with(
-            BucketCheck::new(&client(&server.endpoint(), wrong), BUCKETS).with_secret(wrong),
+            BucketCheck::builder_for_client(&client(&server.endpoint(), wrong), BUCKETS)
+                .secret(wrong)
+                .build()
+                .unwrap(),
             CheckOptions::new().backoff(Backoff::none()),
         )
         .build();
@@ -95,10 +103,12 @@ async fn an_endpoint_that_is_down_or_blackholed_fails_within_the_timeout() {
     proxy.set(Fault::Blackhole);
     let health = Health::builder()
         .check_with(
-            BucketCheck::new(
+            BucketCheck::builder_for_client(
                 &client(&format!("http://{}", proxy.addr()), S3_SECRET_KEY),
                 BUCKETS,
-            ),
+            )
+            .build()
+            .unwrap(),
             CheckOptions::new()
                 .timeout(Duration::from_millis(800))
                 .backoff(Backoff::none()),
@@ -122,23 +132,32 @@ async fn an_endpoint_that_is_down_or_blackholed_fails_within_the_timeout() {
 
     let endpoint = server.endpoint();
     server.stop();
-    let err = BucketCheck::new(&client(&endpoint, S3_SECRET_KEY), BUCKETS)
+    let err = BucketCheck::builder_for_client(&client(&endpoint, S3_SECRET_KEY), BUCKETS)
+        .build()
+        .unwrap()
         .check()
         .await
         .unwrap_err();
-    assert!(err.message().contains("unreachable"), "{}", err.message());
+    assert!(
+        err.message().contains("connection refused"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
 async fn deep_check_drift_warns_instead_of_failing() {
     // s3s-fs stores no lifecycle or CORS configuration, so both rules read as drift.
     let server = server_with_buckets();
-    let details = BucketCheck::new(&client(&server.endpoint(), S3_SECRET_KEY), BUCKETS)
-        .expect_expiration_rule(BUCKETS[0])
-        .expect_cors_get(BUCKETS[2])
-        .check()
-        .await
-        .unwrap();
+    let details =
+        BucketCheck::builder_for_client(&client(&server.endpoint(), S3_SECRET_KEY), BUCKETS)
+            .expect_expiration_rule(BUCKETS[0])
+            .expect_cors_get(BUCKETS[2])
+            .build()
+            .unwrap()
+            .check()
+            .await
+            .unwrap();
     let warning = details.warning_message().unwrap();
     assert!(
         warning.contains("lifecycle configuration of bucket test-integration-app-tmp"),
@@ -151,22 +170,15 @@ async fn deep_check_drift_warns_instead_of_failing() {
 }
 
 #[test]
-fn the_environment_is_validated() {
-    assert!(BucketCheck::from_lookup(env(&[])).unwrap().is_none());
-    let err = BucketCheck::from_lookup(env(&[("TMP_STORAGE_BUCKET", "Prod_Tmp")])).unwrap_err();
-    assert_eq!(err.variable(), "TMP_STORAGE_BUCKET");
+fn bucket_names_are_validated_by_the_builder() {
+    let err = BucketCheck::builder(["Prod_Tmp"]).build().unwrap_err();
+    assert!(
+        err.to_string().contains("invalid bucket name \"Prod_Tmp\""),
+        "{err}"
+    );
     assert!(err.to_string().contains("invalid character"), "{err}");
-    let err = BucketCheck::from_lookup(env(&[
-        ("STATIC_STORAGE_BUCKET", "ok-bucket"),
-        ("STORAGE_DEEP_CHECK", "sure"),
-    ]))
-    .unwrap_err();
-    assert_eq!(err.variable(), "STORAGE_DEEP_CHECK");
-    let check = BucketCheck::from_lookup(env(&[
-        ("TMP_STORAGE_BUCKET", "a-tmp"),
-        ("STATIC_STORAGE_BUCKET", "a-static"),
-    ]))
-    .unwrap()
-    .unwrap();
+    let none: [&str; 0] = [];
+    assert!(BucketCheck::builder(none).build().is_err());
+    let check = BucketCheck::builder(["a-tmp", "a-static"]).build().unwrap();
     assert_eq!(check.buckets(), ["a-tmp", "a-static"]);
 }

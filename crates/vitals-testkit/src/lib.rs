@@ -22,5 +22,5 @@ pub use process::{free_port, require_binary, wait_for_port};
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
 pub use s3::{CredentialsEndpoint, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
-pub use support::{CapturedLogs, Toggle, env};
+pub use support::{CapturedLogs, Toggle};
 pub use tls::TestCa;

@@ -45,16 +45,6 @@ impl Write for CapturedLogs {
     }
 }
 
-/// A variable lookup over fixed pairs, for `from_lookup` constructors.
-pub fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    move |name| {
-        pairs
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    }
-}
-
 /// A check that passes or fails as its switch says.
 #[derive(Debug)]
 pub struct Toggle {

@@ -1,14 +1,17 @@
-//! `Backoff::from_lookup` / `from_env` validation.
+//! The retry schedule from `HEALTH_CHECK_RETRIES`, `HEALTH_CHECK_RETRY_DELAY_MS` and
+//! `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
 use std::time::Duration;
 
+use vitals_env::{EnvConfig, EnvError};
 use vitals_retry::Backoff;
 
-fn parse(vars: &[(&str, &str)]) -> Result<Backoff, vitals_retry::EnvError> {
-    Backoff::from_lookup("HEALTH_CHECK", |name| {
+fn parse(vars: &[(&str, &str)]) -> Result<Backoff, EnvError> {
+    EnvConfig::from_lookup(|name| {
         vars.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
     })
+    .map(|config| config.backoff)
 }
 
 #[test]
@@ -87,10 +90,4 @@ fn a_maximum_below_the_initial_delay_is_an_error() {
     // Only the initial delay set, above the default maximum: blame the variable that was set.
     let err = parse(&[("HEALTH_CHECK_RETRY_DELAY_MS", "20000")]).unwrap_err();
     assert_eq!(err.variable(), "HEALTH_CHECK_RETRY_DELAY_MS");
-}
-
-#[test]
-fn other_prefixes_read_their_own_variables() {
-    let b = Backoff::from_lookup("DB", |name| (name == "DB_RETRIES").then(|| "7".into())).unwrap();
-    assert_eq!(b.retries(), 7);
 }

@@ -1,0 +1,394 @@
+//! The deployment guide's environment profile, in one place.
+//!
+//! Every variable vitals reads is named, parsed, validated and documented here ([`VARIABLES`],
+//! rendered as the README's table by [`markdown_table`]); nothing else in vitals reads the
+//! environment. [`EnvConfig::from_env`] returns one typed configuration, or an [`EnvError`]
+//! that names the variable, quotes its value (credentials scrubbed) and says what is
+//! accepted. [`EnvConfig::health_builder`] registers the checks it configures:
+//!
+//! | check | added by | component | critical |
+//! |---|---|---|---|
+//! | `mongo` | `MONGO_URI` | `mongo` | yes |
+//! | `redis` | `REDIS_URI` | `redis` | no, by default (`NON_CRITICAL_HEALTH_CHECKS`) |
+//! | `storage` | any `*_STORAGE_BUCKET` | `storage` | yes |
+//! | `custom_code` | `CUSTOM_CODE_RUNNER_URI` | `custom_code` | yes |
+//!
+//! ```
+//! use vitals_env::EnvConfig;
+//!
+//! let env = [("HEALTH_CHECK_RETRIES", "5"), ("REDIS_URI", "redis://:secret@cache:6379")];
+//! let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+//! let config = EnvConfig::from_lookup(lookup).unwrap();
+//! assert_eq!(config.backoff.retries(), 5);
+//! assert_eq!(config.check_names().collect::<Vec<_>>(), ["redis"]);
+//!
+//! let err = EnvConfig::from_lookup(|n| (n == "SKIP_HEALTH_CHECKS").then(|| "mongodb".into()))
+//!     .unwrap_err();
+//! assert_eq!(err.variable(), "SKIP_HEALTH_CHECKS");
+//! assert!(err.to_string().contains("mongo, redis, storage, custom_code"));
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod parse;
+pub mod variables;
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use vitals_core::{Check, CheckOptions, Health, HealthBuilder, Skip};
+use vitals_retry::Backoff;
+
+pub use error::EnvError;
+pub use parse::{COMPONENTS, Components};
+pub use variables::{VARIABLES, Variable, markdown_table};
+
+use parse::Reader;
+use variables as var;
+
+/// The largest retry count accepted.
+const MAX_RETRIES: u64 = 1_000;
+
+/// Everything the environment configures, validated.
+#[non_exhaustive]
+pub struct EnvConfig {
+    /// `PORT`.
+    pub port: u16,
+    /// `HEALTH_CHECK_RETRIES`, `HEALTH_CHECK_RETRY_DELAY_MS`, `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
+    pub backoff: Backoff,
+    /// `SKIP_HEALTH_CHECKS`.
+    pub skip: Components,
+    /// `NON_CRITICAL_HEALTH_CHECKS`.
+    pub non_critical: Components,
+    /// `HEALTH_CHECK_INTERVAL_MS`: `None` runs checks on demand.
+    pub interval: Option<Duration>,
+    /// `HEALTH_CHECK_CACHE_TTL_MS`.
+    pub cache_ttl: Duration,
+    /// `HEALTH_CHECK_TIMEOUT_MS`: `None` derives each check's budget.
+    pub timeout: Option<Duration>,
+    /// `HEALTH_CHECK_METRICS`.
+    pub metrics: bool,
+    /// `SHUTDOWN_DELAY_MS`.
+    pub shutdown_delay: Duration,
+    checks: Vec<Arc<dyn Check>>,
+}
+
+impl fmt::Debug for EnvConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvConfig")
+            .field("port", &self.port)
+            .field("backoff", &self.backoff)
+            .field("skip", &self.skip.to_string())
+            .field("non_critical", &self.non_critical.to_string())
+            .field("interval", &self.interval)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("timeout", &self.timeout)
+            .field("metrics", &self.metrics)
+            .field("shutdown_delay", &self.shutdown_delay)
+            .field("checks", &self.check_names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl EnvConfig {
+    /// Reads and validates every variable from the process environment (a value that is not
+    /// UTF-8 is decoded lossily, so the error can still quote it).
+    pub fn from_env() -> Result<EnvConfig, EnvError> {
+        EnvConfig::from_lookup(|name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })
+    }
+
+    /// Reads and validates every variable through `lookup` (tests, a config map).
+    pub fn from_lookup(lookup: impl FnMut(&str) -> Option<String>) -> Result<EnvConfig, EnvError> {
+        let mut env = Reader::new(lookup);
+        let port = env
+            .whole_number(&var::PORT, 0..=u16::MAX.into(), "a port number")?
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(5000);
+        let backoff = backoff(&mut env)?;
+        let skip = env.components(&var::SKIP)?;
+        let non_critical = env.components(&var::NON_CRITICAL)?;
+        let interval = env.millis(&var::INTERVAL, 0)?.filter(|i| !i.is_zero());
+        let cache_ttl = env
+            .millis(&var::CACHE_TTL, 1)?
+            .unwrap_or(Duration::from_secs(1));
+        let timeout = env.millis(&var::TIMEOUT, 1)?;
+        let metrics = env.boolean(&var::METRICS)?.unwrap_or(true);
+        let shutdown_delay = env.millis(&var::SHUTDOWN_DELAY, 0)?.unwrap_or_default();
+        let checks = checks(&mut env)?;
+        Ok(EnvConfig {
+            port,
+            backoff,
+            skip,
+            non_critical,
+            interval,
+            cache_ttl,
+            timeout,
+            metrics,
+            shutdown_delay,
+            checks,
+        })
+    }
+
+    /// The names of the configured checks, skipped ones included.
+    pub fn check_names(&self) -> impl Iterator<Item = &str> {
+        self.checks.iter().map(|c| c.name())
+    }
+
+    /// A registry builder with the configured backoff, skip list, mode, TTL and budget, and
+    /// every configured check (those of a `NON_CRITICAL_HEALTH_CHECKS` component non-critical).
+    /// Add checks or hooks of your own, then build.
+    pub fn health_builder(&self) -> HealthBuilder {
+        let mut skip = if self.skip.is_all() {
+            Skip::all()
+        } else {
+            self.skip.names().fold(Skip::none(), Skip::component)
+        };
+        skip = skip.because(format!("{}={}", var::SKIP.name, self.skip));
+        let mut builder = Health::builder()
+            .backoff(self.backoff)
+            .skip(skip)
+            .ttl(self.cache_ttl);
+        if let Some(interval) = self.interval {
+            builder = builder.background(interval);
+        }
+        if let Some(budget) = self.timeout {
+            builder = builder.timeout(budget);
+        }
+        for check in &self.checks {
+            let mut options = CheckOptions::new();
+            if self.non_critical.contains(check.component()) {
+                options = options.non_critical();
+            }
+            builder = builder.check_arc(check.clone(), options);
+        }
+        builder
+    }
+
+    /// Logs what the configuration means, once at startup: each check configured or skipped
+    /// (and whether it is critical), the schedule and mode, each check's timing, and one
+    /// warning when `HEALTH_CHECK_TIMEOUT_MS` cannot hold every attempt that
+    /// `HEALTH_CHECK_RETRIES` plans.
+    pub fn log_summary(&self, health: &Health) {
+        if !self.skip.is_empty() {
+            tracing::warn!(
+                "{}={}: these checks are reported as skipped, not run",
+                var::SKIP.name,
+                self.skip
+            );
+        }
+        if self.checks.is_empty() {
+            tracing::info!(
+                "no backend checks configured (set {}, {}, the *_STORAGE_BUCKET variables or {}); \
+                 probes report pass",
+                var::MONGO_URI.name,
+                var::REDIS_URI.name,
+                var::CUSTOM_CODE_RUNNER_URI.name
+            );
+        }
+        for check in &self.checks {
+            let component = check.component();
+            if self.skip.contains(component) {
+                tracing::warn!(
+                    check = check.name(),
+                    component,
+                    "check skipped by {}",
+                    var::SKIP.name
+                );
+            } else {
+                tracing::info!(
+                    check = check.name(),
+                    component,
+                    critical = !self.non_critical.contains(component),
+                    "check configured"
+                );
+            }
+        }
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            retries = self.backoff.retries(),
+            retry_delay_ms = ms(self.backoff.initial_delay()),
+            max_retry_delay_ms = ms(self.backoff.max_delay()),
+            mode = if self.interval.is_some() {
+                "background"
+            } else {
+                "on demand"
+            },
+            interval_ms = self.interval.map_or(0, ms),
+            cache_ttl_ms = ms(self.cache_ttl),
+            "health checks ready"
+        );
+        let mut short = Vec::new();
+        for (check, component, timing) in health.timings() {
+            tracing::info!(
+                check,
+                attempt_timeout_ms = ms(timing.attempt_timeout),
+                budget_ms = ms(timing.budget),
+                attempts = timing.planned_attempts,
+                max_age_ms = ms(timing.max_age),
+                "check timing"
+            );
+            if !timing.fits() {
+                let driver = match component {
+                    "mongo" => format!(
+                        " ({} + 5 s for the ping)",
+                        var::MONGO_SERVER_SELECTION_TIMEOUT.name
+                    ),
+                    "redis" => format!(
+                        " ({} + {})",
+                        var::REDIS_CONNECT_TIMEOUT.name,
+                        var::REDIS_COMMAND_TIMEOUT.name
+                    ),
+                    _ => String::new(),
+                };
+                short.push(format!(
+                    "{check}: {} of {} attempts fit, each up to {} ms{driver}, needs {} ms",
+                    timing.attempts_that_fit,
+                    timing.planned_attempts,
+                    ms(timing.attempt_timeout),
+                    ms(timing.budget_needed()),
+                ));
+            }
+        }
+        if !short.is_empty() {
+            tracing::warn!(
+                "{} is too short for {}={}: {}; raise it or unset it to derive it",
+                var::TIMEOUT.name,
+                var::RETRIES.name,
+                self.backoff.retries(),
+                short.join("; ")
+            );
+        }
+    }
+}
+
+/// The retry schedule; a maximum below the initial delay blames the variable that was set.
+fn backoff<L: FnMut(&str) -> Option<String>>(env: &mut Reader<L>) -> Result<Backoff, EnvError> {
+    const MILLISECONDS: &str = "a whole number of milliseconds";
+    let retries = env
+        .whole_number(&var::RETRIES, 0..=MAX_RETRIES, "a whole number of retries")?
+        .unwrap_or(3) as u32;
+    let ms = |v: Option<u64>| Duration::from_millis(v.unwrap_or_default());
+    let initial = ms(env.whole_number(&var::RETRY_DELAY, 0..=86_400_000, MILLISECONDS)?);
+    let max_set = env.raw(&var::MAX_RETRY_DELAY);
+    let max = ms(env.whole_number(&var::MAX_RETRY_DELAY, 0..=86_400_000, MILLISECONDS)?);
+    if max < initial {
+        let initial_ms = initial.as_millis();
+        let (delay, max_name) = (var::RETRY_DELAY.name, var::MAX_RETRY_DELAY.name);
+        return Err(match max_set {
+            Some(raw) => EnvError::new(
+                max_name,
+                raw,
+                format!("milliseconds at least {delay} ({initial_ms})"),
+            ),
+            None => EnvError::new(
+                delay,
+                initial_ms.to_string(),
+                format!(
+                    "milliseconds at most {max_name} ({}, its default); raise {max_name} too",
+                    max.as_millis()
+                ),
+            ),
+        });
+    }
+    Backoff::builder()
+        .retries(retries)
+        .initial_delay(initial)
+        .max_delay(max)
+        .build()
+        .map_err(|e| {
+            EnvError::new(
+                var::RETRY_DELAY.name,
+                initial.as_millis().to_string(),
+                e.to_string(),
+            )
+        })
+}
+
+/// The checks the variables configure, in the order the guide lists the backends.
+fn checks<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+) -> Result<Vec<Arc<dyn Check>>, EnvError> {
+    let mut checks: Vec<Arc<dyn Check>> = Vec::new();
+
+    let selection = env.millis(&var::MONGO_SERVER_SELECTION_TIMEOUT, 1)?;
+    let mongo = env.built(&var::MONGO_URI, "a MongoDB connection string", |uri| {
+        let mut builder = vitals_mongodb::MongoCheck::builder(uri);
+        if let Some(timeout) = selection {
+            builder = builder.server_selection_timeout(timeout);
+        }
+        builder.build()
+    })?;
+    checks.extend(mongo.map(|c| Arc::new(c) as Arc<dyn Check>));
+
+    let buckets: Vec<(&Variable, String)> =
+        [var::TMP_BUCKET, var::CONNECTORS_BUCKET, var::STATIC_BUCKET]
+            .iter()
+            .filter_map(|v| env.raw(v).map(|raw| (v, raw)))
+            .collect();
+    let deep = env.boolean(&var::STORAGE_DEEP_CHECK)?.unwrap_or(false);
+    let path_style = env.boolean(&var::S3_FORCE_PATH_STYLE)?;
+    let aws_secrets: Vec<String> = variables::AWS_SECRET_VARIABLES
+        .iter()
+        .filter_map(|name| env.raw_named(name))
+        .collect();
+    if !buckets.is_empty() {
+        for (variable, raw) in &buckets {
+            vitals_s3::check_bucket_name(raw.trim()).map_err(|why| {
+                EnvError::new(
+                    variable.name,
+                    raw.clone(),
+                    format!("an S3 bucket name: {why}"),
+                )
+            })?;
+        }
+        let mut builder =
+            vitals_s3::BucketCheck::builder(buckets.iter().map(|(_, b)| b.trim().to_owned()));
+        if let Some(path_style) = path_style {
+            builder = builder.force_path_style(path_style);
+        }
+        for secret in aws_secrets {
+            builder = builder.secret(secret);
+        }
+        if deep {
+            for (variable, bucket) in &buckets {
+                if variable.name == var::TMP_BUCKET.name {
+                    builder = builder.expect_expiration_rule(bucket.trim());
+                } else if variable.name == var::STATIC_BUCKET.name {
+                    builder = builder.expect_cors_get(bucket.trim());
+                }
+            }
+        }
+        let check = builder
+            .build()
+            .map_err(|e| EnvError::new(buckets[0].0.name, buckets[0].1.clone(), e.to_string()))?;
+        checks.push(Arc::new(check));
+    }
+
+    let runner = env.built(&var::CUSTOM_CODE_RUNNER_URI, "an http(s) URL", |url| {
+        vitals_http::HttpCheck::builder(url)
+            .name("custom_code")
+            .component("custom_code")
+            .build()
+    })?;
+    checks.extend(runner.map(|c| Arc::new(c) as Arc<dyn Check>));
+
+    let connect = env.millis(&var::REDIS_CONNECT_TIMEOUT, 1)?;
+    let command = env.millis(&var::REDIS_COMMAND_TIMEOUT, 1)?;
+    let insecure = env
+        .boolean(&var::REDIS_DISABLE_TLS_VERIFICATION)?
+        .unwrap_or(false);
+    let redis = env.built(&var::REDIS_URI, "a Redis URL", |url| {
+        let mut builder = vitals_redis::RedisCheck::builder(url).accept_invalid_certs(insecure);
+        if let Some(timeout) = connect {
+            builder = builder.connect_timeout(timeout);
+        }
+        if let Some(timeout) = command {
+            builder = builder.command_timeout(timeout);
+        }
+        builder.build()
+    })?;
+    checks.extend(redis.map(|c| Arc::new(c) as Arc<dyn Check>));
+    Ok(checks)
+}

@@ -1,0 +1,185 @@
+//! Reading one variable: its value from the lookup, or its documented default, through one
+//! parser per kind. Parsing the default text with the same parser keeps the table and the
+//! behaviour from drifting apart.
+use std::{collections::BTreeSet, ops::RangeInclusive, time::Duration};
+
+use vitals_core::scrub;
+
+use crate::{EnvError, Variable};
+
+/// The components the deployment guide names.
+pub const COMPONENTS: [&str; 4] = ["mongo", "redis", "storage", "custom_code"];
+
+/// The largest number of milliseconds accepted: one day.
+const ONE_DAY_MS: u64 = 86_400_000;
+
+/// A set of components: every one, or those named.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Components {
+    all: bool,
+    names: BTreeSet<String>,
+}
+
+impl Components {
+    /// Whether `component` is in the set.
+    pub fn contains(&self, component: &str) -> bool {
+        self.all || self.names.contains(component)
+    }
+
+    /// Whether the set is every component.
+    pub fn is_all(&self) -> bool {
+        self.all
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.names.is_empty()
+    }
+
+    /// The named components (empty when the set is `all`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+}
+
+impl std::fmt::Display for Components {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.all {
+            return f.write_str("all");
+        }
+        if self.names.is_empty() {
+            return f.write_str("none");
+        }
+        let names: Vec<&str> = self.names().collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// Reads variables through a lookup.
+pub(crate) struct Reader<L> {
+    lookup: L,
+}
+
+impl<L: FnMut(&str) -> Option<String>> Reader<L> {
+    pub(crate) fn new(lookup: L) -> Self {
+        Reader { lookup }
+    }
+
+    /// The value as set (`None` when unset).
+    pub(crate) fn raw(&mut self, variable: &Variable) -> Option<String> {
+        self.raw_named(variable.name)
+    }
+
+    /// A variable that is not the profile's own (the AWS SDK's), read as set.
+    pub(crate) fn raw_named(&mut self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    /// The value, or the documented default; `None` when neither.
+    fn value_or_default(&mut self, variable: &Variable) -> Option<String> {
+        self.raw(variable).or_else(|| {
+            let default = variable.default;
+            (!default.is_empty() && default != "derived").then(|| default.to_owned())
+        })
+    }
+
+    /// A whole number in `range`: plain ASCII digits, surrounding whitespace tolerated, so
+    /// `-1`, `+1`, `1.5`, `1e3`, `0x10` and empty are refused alike.
+    pub(crate) fn whole_number(
+        &mut self,
+        variable: &Variable,
+        range: RangeInclusive<u64>,
+        what: &str,
+    ) -> Result<Option<u64>, EnvError> {
+        let Some(raw) = self.value_or_default(variable) else {
+            return Ok(None);
+        };
+        let trimmed = raw.trim();
+        let digits = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
+        match trimmed.parse::<u64>() {
+            Ok(value) if digits && range.contains(&value) => Ok(Some(value)),
+            _ => Err(EnvError::new(
+                variable.name,
+                raw,
+                format!("{what} from {} to {}", range.start(), range.end()),
+            )),
+        }
+    }
+
+    /// Whole milliseconds from `min` (0 where `0` means "off") to one day.
+    pub(crate) fn millis(
+        &mut self,
+        variable: &Variable,
+        min: u64,
+    ) -> Result<Option<Duration>, EnvError> {
+        Ok(self
+            .whole_number(variable, min..=ONE_DAY_MS, "a whole number of milliseconds")?
+            .map(Duration::from_millis))
+    }
+
+    /// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (any case).
+    pub(crate) fn boolean(&mut self, variable: &Variable) -> Result<Option<bool>, EnvError> {
+        let Some(raw) = self.value_or_default(variable) else {
+            return Ok(None);
+        };
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Some(true)),
+            "false" | "0" | "no" | "off" => Ok(Some(false)),
+            _ => Err(EnvError::new(
+                variable.name,
+                raw,
+                "true or false (also 1/0, yes/no, on/off)",
+            )),
+        }
+    }
+
+    /// `all`, `none`, or a comma list of [`COMPONENTS`] (whitespace and case tolerated;
+    /// empty means none).
+    pub(crate) fn components(&mut self, variable: &Variable) -> Result<Components, EnvError> {
+        let Some(raw) = self.value_or_default(variable) else {
+            return Ok(Components::default());
+        };
+        let accepted = |why: String| {
+            EnvError::new(
+                variable.name,
+                raw.clone(),
+                format!(
+                    "`all`, `none` or a comma-separated list of {} ({why})",
+                    COMPONENTS.join(", ")
+                ),
+            )
+        };
+        let mut set = Components::default();
+        if raw.trim().is_empty() || raw.trim().eq_ignore_ascii_case("none") {
+            return Ok(set);
+        }
+        for item in raw.split(',') {
+            let name = item.trim().to_ascii_lowercase();
+            match name.as_str() {
+                "all" => set.all = true,
+                n if COMPONENTS.contains(&n) => {
+                    set.names.insert(name);
+                }
+                "" => return Err(accepted("found an empty item".to_owned())),
+                other => return Err(accepted(format!("unknown name {other:?}"))),
+            }
+        }
+        Ok(set)
+    }
+
+    /// A check's URL or name: trimmed, handed to `build`, whose error becomes one naming the
+    /// variable (its value scrubbed of credentials).
+    pub(crate) fn built<T, E: std::fmt::Display>(
+        &mut self,
+        variable: &Variable,
+        what: &str,
+        build: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, EnvError> {
+        let Some(raw) = self.raw(variable) else {
+            return Ok(None);
+        };
+        build(raw.trim())
+            .map(Some)
+            .map_err(|e| EnvError::new(variable.name, scrub(&raw), format!("{what} ({e})")))
+    }
+}

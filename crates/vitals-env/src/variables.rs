@@ -1,0 +1,216 @@
+//! Every variable the profile reads: its name, default and meaning, in one table.
+
+/// One environment variable of the profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Variable {
+    /// The name, exactly as the deployment guide spells it.
+    pub name: &'static str,
+    /// The default, as text (empty: unset means "off" or "no such check").
+    pub default: &'static str,
+    /// Whether the deployment guide defines it (else it is vitals' own).
+    pub from_guide: bool,
+    /// What it does and accepts, in one line.
+    pub meaning: &'static str,
+}
+
+const fn guide(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
+    Variable {
+        name,
+        default,
+        from_guide: true,
+        meaning,
+    }
+}
+
+const fn own(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
+    Variable {
+        name,
+        default,
+        from_guide: false,
+        meaning,
+    }
+}
+
+/// `HEALTH_CHECK_RETRIES`.
+pub const RETRIES: Variable = guide(
+    "HEALTH_CHECK_RETRIES",
+    "3",
+    "retries after a failed attempt (0 to 1000)",
+);
+/// `HEALTH_CHECK_RETRY_DELAY_MS`.
+pub const RETRY_DELAY: Variable = guide(
+    "HEALTH_CHECK_RETRY_DELAY_MS",
+    "1000",
+    "first retry delay in ms, doubling with ±25 % jitter",
+);
+/// `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
+pub const MAX_RETRY_DELAY: Variable = guide(
+    "HEALTH_CHECK_MAX_RETRY_DELAY_MS",
+    "10000",
+    "hard cap on any delay in ms, after jitter",
+);
+/// `SKIP_HEALTH_CHECKS`.
+pub const SKIP: Variable = guide(
+    "SKIP_HEALTH_CHECKS",
+    "",
+    "`all` or a comma list of `mongo`, `redis`, `storage`, `custom_code`: reported as skipped, not run",
+);
+/// `NON_CRITICAL_HEALTH_CHECKS`.
+pub const NON_CRITICAL: Variable = own(
+    "NON_CRITICAL_HEALTH_CHECKS",
+    "redis",
+    "components whose failure makes probes `warn` (still 200) instead of failing: `all`, `none` or a comma list as above",
+);
+/// `MONGO_URI`.
+pub const MONGO_URI: Variable = guide(
+    "MONGO_URI",
+    "",
+    "`mongodb://` or `mongodb+srv://` connection string: adds the `mongo` check",
+);
+/// `MONGO_SERVER_SELECTION_TIMEOUT_MS`.
+pub const MONGO_SERVER_SELECTION_TIMEOUT: Variable = guide(
+    "MONGO_SERVER_SELECTION_TIMEOUT_MS",
+    "30000",
+    "the driver's server selection timeout in ms",
+);
+/// `REDIS_URI`.
+pub const REDIS_URI: Variable = guide(
+    "REDIS_URI",
+    "",
+    "`redis://`, `rediss://` (TLS) or `redis-cluster://` URL: adds the `redis` check",
+);
+/// `REDIS_CONNECT_TIMEOUT_MS`.
+pub const REDIS_CONNECT_TIMEOUT: Variable = guide(
+    "REDIS_CONNECT_TIMEOUT_MS",
+    "10000",
+    "Redis connect timeout in ms (TCP, TLS, AUTH)",
+);
+/// `REDIS_COMMAND_TIMEOUT_MS`.
+pub const REDIS_COMMAND_TIMEOUT: Variable = own(
+    "REDIS_COMMAND_TIMEOUT_MS",
+    "5000",
+    "bound of the check's Redis commands in ms, apart from connecting",
+);
+/// `REDIS_DISABLE_TLS_VERIFICATION`.
+pub const REDIS_DISABLE_TLS_VERIFICATION: Variable = guide(
+    "REDIS_DISABLE_TLS_VERIFICATION",
+    "false",
+    "`true` accepts any certificate (ElastiCache's self-signed ones); logs a warning",
+);
+/// `TMP_STORAGE_BUCKET`.
+pub const TMP_BUCKET: Variable = guide(
+    "TMP_STORAGE_BUCKET",
+    "",
+    "S3 bucket for temporary files (7-day expiration): adds the `storage` check",
+);
+/// `CONNECTORS_STORAGE_BUCKET`.
+pub const CONNECTORS_BUCKET: Variable = guide(
+    "CONNECTORS_STORAGE_BUCKET",
+    "",
+    "S3 bucket for connectors: adds the `storage` check",
+);
+/// `STATIC_STORAGE_BUCKET`.
+pub const STATIC_BUCKET: Variable = guide(
+    "STATIC_STORAGE_BUCKET",
+    "",
+    "S3 bucket for static files (CORS for GET): adds the `storage` check",
+);
+/// `STORAGE_DEEP_CHECK`.
+pub const STORAGE_DEEP_CHECK: Variable = own(
+    "STORAGE_DEEP_CHECK",
+    "false",
+    "`true` also checks the tmp bucket's expiration rule and the static bucket's GET CORS rule (drift warns)",
+);
+/// `S3_FORCE_PATH_STYLE`.
+pub const S3_FORCE_PATH_STYLE: Variable = own(
+    "S3_FORCE_PATH_STYLE",
+    "",
+    "path-style S3 addressing; unset, it is used exactly when `AWS_ENDPOINT_URL` is set",
+);
+/// `CUSTOM_CODE_RUNNER_URI`.
+pub const CUSTOM_CODE_RUNNER_URI: Variable = guide(
+    "CUSTOM_CODE_RUNNER_URI",
+    "",
+    "the custom-code runner's `http(s)://` URL: adds the `custom_code` check",
+);
+/// `PORT`.
+pub const PORT: Variable = guide("PORT", "5000", "listen port (`0` picks a free one)");
+/// `HEALTH_CHECK_INTERVAL_MS`.
+pub const INTERVAL: Variable = own(
+    "HEALTH_CHECK_INTERVAL_MS",
+    "5000",
+    "how often checks run in the background, in ms; `0` runs them on demand instead",
+);
+/// `HEALTH_CHECK_CACHE_TTL_MS`.
+pub const CACHE_TTL: Variable = own(
+    "HEALTH_CHECK_CACHE_TTL_MS",
+    "1000",
+    "on demand, how long a result is reused, in ms (one run per check per TTL)",
+);
+/// `HEALTH_CHECK_TIMEOUT_MS`.
+pub const TIMEOUT: Variable = own(
+    "HEALTH_CHECK_TIMEOUT_MS",
+    "derived",
+    "budget of one check run in ms, retries included; unset, every attempt fits (the timing rule)",
+);
+/// `HEALTH_CHECK_METRICS`.
+pub const METRICS: Variable = own(
+    "HEALTH_CHECK_METRICS",
+    "true",
+    "serve Prometheus metrics at `/metrics`; `false` turns them off",
+);
+/// `SHUTDOWN_DELAY_MS`.
+pub const SHUTDOWN_DELAY: Variable = own(
+    "SHUTDOWN_DELAY_MS",
+    "5000",
+    "after SIGTERM, readiness fails at once and the listener closes after this many ms",
+);
+
+/// Every variable the profile reads, in the order the README's table shows them.
+pub const VARIABLES: &[Variable] = &[
+    RETRIES,
+    RETRY_DELAY,
+    MAX_RETRY_DELAY,
+    SKIP,
+    NON_CRITICAL,
+    MONGO_URI,
+    MONGO_SERVER_SELECTION_TIMEOUT,
+    REDIS_URI,
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_COMMAND_TIMEOUT,
+    REDIS_DISABLE_TLS_VERIFICATION,
+    TMP_BUCKET,
+    CONNECTORS_BUCKET,
+    STATIC_BUCKET,
+    STORAGE_DEEP_CHECK,
+    S3_FORCE_PATH_STYLE,
+    CUSTOM_CODE_RUNNER_URI,
+    PORT,
+    INTERVAL,
+    CACHE_TTL,
+    TIMEOUT,
+    METRICS,
+    SHUTDOWN_DELAY,
+];
+
+/// The AWS SDK's own variables whose values are secrets: read only to scrub them from outputs.
+pub const AWS_SECRET_VARIABLES: [&str; 2] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+
+/// The table of [`VARIABLES`] as Markdown, as the README shows it.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| variable | default | from | meaning |\n|---|---|---|---|\n");
+    for v in VARIABLES {
+        let default = if v.default.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", v.default)
+        };
+        let from = if v.from_guide { "guide" } else { "vitals" };
+        out.push_str(&format!(
+            "| `{}` | {default} | {from} | {} |\n",
+            v.name, v.meaning
+        ));
+    }
+    out
+}

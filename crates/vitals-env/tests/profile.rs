@@ -1,0 +1,232 @@
+//! The profile: component lists, checks and their criticality, booleans and durations, the
+//! table's defaults agreeing with the behaviour and the probe crates.
+use std::time::Duration;
+
+use vitals_core::{CheckStatus, Probe};
+use vitals_env::{EnvConfig, EnvError, VARIABLES, variables};
+
+fn config(vars: &[(&str, &str)]) -> Result<EnvConfig, EnvError> {
+    EnvConfig::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+}
+
+#[test]
+fn skip_lists_parse_with_whitespace_and_case() {
+    let skip = config(&[("SKIP_HEALTH_CHECKS", " Mongo ,redis ")])
+        .unwrap()
+        .skip;
+    assert!(skip.contains("mongo") && skip.contains("redis") && !skip.contains("storage"));
+    assert!(
+        config(&[("SKIP_HEALTH_CHECKS", "all")])
+            .unwrap()
+            .skip
+            .contains("anything")
+    );
+    assert!(
+        config(&[("SKIP_HEALTH_CHECKS", "")])
+            .unwrap()
+            .skip
+            .is_empty()
+    );
+    let skip = config(&[("SKIP_HEALTH_CHECKS", "storage,custom_code")])
+        .unwrap()
+        .skip;
+    assert_eq!(skip.to_string(), "custom_code,storage");
+}
+
+#[test]
+fn unknown_or_empty_component_items_are_errors_listing_the_valid_names() {
+    for variable in ["SKIP_HEALTH_CHECKS", "NON_CRITICAL_HEALTH_CHECKS"] {
+        for bad in ["mongodb", "mongo,,redis", "mongo;redis", "s3"] {
+            let err = config(&[(variable, bad)]).unwrap_err();
+            assert_eq!(err.variable(), variable);
+            let msg = err.to_string();
+            assert!(msg.starts_with(&format!("{variable}=")), "{msg}");
+            assert!(msg.contains("mongo, redis, storage, custom_code"), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn redis_is_non_critical_by_default_and_the_list_is_a_setting() {
+    assert_eq!(config(&[]).unwrap().non_critical.to_string(), "redis");
+    let none = config(&[("NON_CRITICAL_HEALTH_CHECKS", "none")]).unwrap();
+    assert!(none.non_critical.is_empty());
+    let both = config(&[("NON_CRITICAL_HEALTH_CHECKS", "redis, storage")]).unwrap();
+    assert!(both.non_critical.contains("storage") && !both.non_critical.contains("mongo"));
+}
+
+/// A Redis that refuses: `warn` (still serving) while Redis is non-critical, `fail` once the
+/// setting makes it critical. Runs the real check against a port nothing listens on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_critical_components_warn_and_critical_ones_fail() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let uri = format!("redis://127.0.0.1:{port}");
+    for (list, expected) in [("redis", CheckStatus::Warn), ("none", CheckStatus::Fail)] {
+        let config = config(&[
+            ("REDIS_URI", &uri),
+            ("HEALTH_CHECK_RETRIES", "0"),
+            ("HEALTH_CHECK_INTERVAL_MS", "0"),
+            ("NON_CRITICAL_HEALTH_CHECKS", list),
+        ])
+        .unwrap();
+        let health = config.health_builder().build();
+        let report = health.check(Probe::Readiness).await;
+        assert_eq!(report.check("redis").unwrap().status, expected, "{list}");
+    }
+}
+
+#[test]
+fn checks_are_added_by_their_variables() {
+    let config = config(&[
+        ("MONGO_URI", "mongodb://app:pw@db:27017/app"),
+        ("REDIS_URI", "redis://:pw@cache:6379"),
+        ("TMP_STORAGE_BUCKET", "app-tmp"),
+        ("STATIC_STORAGE_BUCKET", " app-static "),
+        ("CUSTOM_CODE_RUNNER_URI", "http://runner:8080/health"),
+    ])
+    .unwrap();
+    let names: Vec<&str> = config.check_names().collect();
+    assert_eq!(names, ["mongo", "storage", "custom_code", "redis"]);
+    assert_eq!(self::config(&[]).unwrap().check_names().count(), 0);
+}
+
+#[test]
+fn a_bad_uri_or_bucket_names_its_variable_and_hides_the_password() {
+    let err = config(&[("REDIS_URI", "http://:hunter2@cache:6379")]).unwrap_err();
+    assert_eq!(err.variable(), "REDIS_URI");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let err = config(&[("MONGO_URI", "mongo://u:hunter2@db")]).unwrap_err();
+    assert_eq!(err.variable(), "MONGO_URI");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let err = config(&[
+        ("TMP_STORAGE_BUCKET", "ok-bucket"),
+        ("STATIC_STORAGE_BUCKET", "Bad_Name"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.variable(), "STATIC_STORAGE_BUCKET");
+    assert!(
+        err.to_string().contains("an S3 bucket name: 3 to 63"),
+        "{err}"
+    );
+    let err = config(&[("CUSTOM_CODE_RUNNER_URI", "ftp://runner")]).unwrap_err();
+    assert_eq!(err.variable(), "CUSTOM_CODE_RUNNER_URI");
+}
+
+#[test]
+fn millis_and_bools_validate() {
+    let c = config(&[
+        ("HEALTH_CHECK_INTERVAL_MS", "0"),
+        ("SHUTDOWN_DELAY_MS", "0"),
+    ])
+    .unwrap();
+    assert_eq!(c.interval, None, "0 means on demand");
+    assert_eq!(c.shutdown_delay, Duration::ZERO);
+    assert_eq!(
+        config(&[("HEALTH_CHECK_CACHE_TTL_MS", "60000")])
+            .unwrap()
+            .cache_ttl,
+        Duration::from_secs(60)
+    );
+    let err = config(&[("HEALTH_CHECK_CACHE_TTL_MS", "0")]).unwrap_err();
+    assert!(err.to_string().contains("from 1 to 86400000"), "{err}");
+    let err = config(&[("HEALTH_CHECK_TIMEOUT_MS", "1.5")]).unwrap_err();
+    assert!(
+        err.to_string().contains("HEALTH_CHECK_TIMEOUT_MS=\"1.5\""),
+        "{err}"
+    );
+    assert!(
+        !config(&[("HEALTH_CHECK_METRICS", " OFF ")])
+            .unwrap()
+            .metrics
+    );
+    let err = config(&[("STORAGE_DEEP_CHECK", "maybe")]).unwrap_err();
+    assert!(err.to_string().contains("true or false"), "{err}");
+    let err = config(&[("PORT", "65536")]).unwrap_err();
+    assert!(
+        err.to_string().contains("a port number from 0 to 65535"),
+        "{err}"
+    );
+}
+
+/// The table's defaults are the behaviour's: each is parsed by the variable's own parser, and
+/// the probe crates' own defaults agree with the guide's.
+#[test]
+fn the_documented_defaults_are_the_defaults() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.port.to_string(), variables::PORT.default);
+    assert_eq!(c.backoff.retries().to_string(), variables::RETRIES.default);
+    assert_eq!(
+        c.backoff.initial_delay().as_millis().to_string(),
+        variables::RETRY_DELAY.default
+    );
+    assert_eq!(
+        c.backoff.max_delay().as_millis().to_string(),
+        variables::MAX_RETRY_DELAY.default
+    );
+    assert_eq!(c.backoff, vitals_retry::Backoff::default());
+    assert_eq!(
+        c.interval.unwrap().as_millis().to_string(),
+        variables::INTERVAL.default
+    );
+    assert_eq!(
+        c.cache_ttl.as_millis().to_string(),
+        variables::CACHE_TTL.default
+    );
+    assert_eq!(c.timeout, None, "derived");
+    assert_eq!(c.metrics.to_string(), variables::METRICS.default);
+    assert_eq!(
+        c.shutdown_delay.as_millis().to_string(),
+        variables::SHUTDOWN_DELAY.default
+    );
+    let ms = |d: Duration| d.as_millis().to_string();
+    assert_eq!(
+        ms(vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT),
+        variables::MONGO_SERVER_SELECTION_TIMEOUT.default
+    );
+    assert_eq!(
+        ms(vitals_redis::DEFAULT_CONNECT_TIMEOUT),
+        variables::REDIS_CONNECT_TIMEOUT.default
+    );
+    assert_eq!(
+        ms(vitals_redis::DEFAULT_COMMAND_TIMEOUT),
+        variables::REDIS_COMMAND_TIMEOUT.default
+    );
+}
+
+#[test]
+fn every_variable_is_listed_once() {
+    let mut names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), VARIABLES.len());
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_environment_is_accepted_or_refused_by_name(
+            values in proptest::collection::vec("\\PC{0,24}", VARIABLES.len()),
+        ) {
+            let vars: Vec<(&str, &str)> = VARIABLES
+                .iter()
+                .zip(&values)
+                .map(|(v, value)| (v.name, value.as_str()))
+                .collect();
+            if let Err(err) = config(&vars) {
+                prop_assert!(VARIABLES.iter().any(|v| v.name == err.variable()));
+                prop_assert!(err.to_string().contains("is invalid: expected"));
+            }
+        }
+    }
+}
