@@ -66,7 +66,7 @@ impl Health {
             report.status = fixed.status;
             report.output = Some(fixed.note.to_owned());
             inner.probe_metrics.answered(probe, report.status);
-            return report;
+            return self.with_exclusions(report, options);
         }
 
         // Start every needed run first so they proceed concurrently, then collect.
@@ -82,6 +82,27 @@ impl Health {
         }
         let report = Report::from_checks(probe, checks);
         inner.probe_metrics.answered(probe, report.status);
+        self.with_exclusions(report, options)
+    }
+
+    /// Notes which of the caller's exclusions left a check of the report's probe out, and
+    /// which named none.
+    fn with_exclusions(&self, mut report: Report, options: &RunOptions) -> Report {
+        for name in options.exclusions() {
+            let known = self
+                .inner
+                .entries
+                .iter()
+                .any(|e| e.probes.contains(report.probe) && e.name == *name);
+            let list = if known {
+                &mut report.excluded
+            } else {
+                &mut report.unmatched_exclusions
+            };
+            if !list.contains(name) {
+                list.push(name.clone());
+            }
+        }
         report
     }
 
@@ -115,7 +136,11 @@ impl Health {
 
     /// The overall status of `probe` when it can be answered without running any check — every
     /// check's result is fresh, in the background, skipped, or the probe is latched or
-    /// draining — else `None`. Allocates nothing: the fast path of a terse probe.
+    /// draining — else `None`. Allocates nothing.
+    ///
+    /// Public for probe handlers other than vitals-tower's (an HTTP framework's own handler, a
+    /// custom protocol): answer a terse probe with it, and call [`Health::report`] only when it
+    /// says `None`. Like a report, it counts as an answered probe in the metrics.
     pub fn cached_status(&self, probe: Probe) -> Option<Status> {
         let inner = &self.inner;
         if let Some(fixed) = self.fixed(probe) {

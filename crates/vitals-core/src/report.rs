@@ -46,6 +46,7 @@ impl fmt::Display for Status {
 /// One check's status: an overall [`Status`], or skipped by configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CheckStatus {
     /// Passed.
     Pass,
@@ -88,6 +89,7 @@ impl fmt::Display for CheckStatus {
 /// Where a result in a report came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Provenance {
     /// Run for this request (or a concurrent one it joined).
     Fresh,
@@ -110,6 +112,7 @@ pub enum Provenance {
 
 /// One check's entry in a [`Report`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct CheckReport {
     /// The check's name.
     pub name: String,
@@ -143,6 +146,7 @@ pub struct CheckReport {
 
 /// A run of a check that is in progress.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunProgress {
     /// The attempt under way (1-based).
     pub attempt: u32,
@@ -174,6 +178,7 @@ impl fmt::Display for RunProgress {
 
 /// The result of a probe: overall status and one entry per check.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Report {
     /// The overall status: the worst of the checks (skipped ones don't count).
     pub status: Status,
@@ -183,6 +188,11 @@ pub struct Report {
     pub output: Option<String>,
     /// The checks, in registration order.
     pub checks: Vec<CheckReport>,
+    /// Checks of this probe left out by the caller (`?exclude=NAME`): not run, not counted.
+    pub excluded: Vec<String>,
+    /// Exclusions that name no check of this probe (a typo, a removed check): the caller is
+    /// told, as the Kubernetes apiserver does.
+    pub unmatched_exclusions: Vec<String>,
 }
 
 impl Report {
@@ -198,6 +208,8 @@ impl Report {
             probe,
             output: None,
             checks,
+            excluded: Vec::new(),
+            unmatched_exclusions: Vec::new(),
         }
     }
 
@@ -206,8 +218,25 @@ impl Report {
         self.checks.iter().find(|c| c.name == name)
     }
 
+    /// The warning about exclusions that matched no check, if any:
+    /// `some health checks cannot be excluded: no matches for "bogus"`.
+    pub fn exclusion_warning(&self) -> Option<String> {
+        (!self.unmatched_exclusions.is_empty()).then(|| {
+            let quoted: Vec<String> = self
+                .unmatched_exclusions
+                .iter()
+                .map(|name| format!("{name:?}"))
+                .collect();
+            format!(
+                "some health checks cannot be excluded: no matches for {}",
+                quoted.join(",")
+            )
+        })
+    }
+
     /// `application/health+json` (IETF draft `draft-inadarei-api-health-check`). Terse gives
-    /// only `{"status": …}`; verbose adds every check under `checks`, keyed by name, with
+    /// only `{"status": …}`; verbose adds `notes` (an exclusion that matched nothing),
+    /// `excluded` (the checks left out) and every check under `checks`, keyed by name, with
     /// `componentId`, `status`, `time`, `output`, `observedValue` (duration, `ms`) and the
     /// extension fields `attempts`, `consecutiveFailures`, `lastSuccess`, `ageMs`, `critical`,
     /// `source`, `progress` (a run in progress) and `details`.
@@ -240,6 +269,10 @@ impl Report {
             status: Status,
             #[serde(skip_serializing_if = "Option::is_none")]
             output: Option<&'a str>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            notes: Vec<String>,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            excluded: &'a [String],
             #[serde(skip_serializing_if = "Option::is_none")]
             checks: Option<BTreeMap<&'a str, [Entry<'a>; 1]>>,
         }
@@ -275,13 +308,20 @@ impl Report {
             } else {
                 None
             },
+            notes: if verbose {
+                self.exclusion_warning().into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            excluded: if verbose { &self.excluded } else { &[] },
             checks,
         };
         serde_json::to_string(&body).expect("a report always serialises")
     }
 
     /// Kubernetes-style text, as the apiserver's `/readyz?verbose` prints it:
-    /// `[+]redis ok`, `[-]mongo failed: <output>`, `[~]cache warn: …`, `[ ]s3 skipped`, then
+    /// `[+]redis ok`, `[-]mongo failed: <output>`, `[~]cache warn: …`, `[ ]s3 skipped`,
+    /// `[+]etcd excluded: ok`, an exclusion that matched nothing as `warn: …`, then
     /// `readyz check passed` or `readyz check failed`. Terse gives `ok` or the failure line.
     pub fn to_text(&self, verbose: bool) -> String {
         let verdict = if self.status.is_serving() {
@@ -316,6 +356,12 @@ impl Report {
                 let _ = write!(out, " ({progress})");
             }
             out.push('\n');
+        }
+        for name in &self.excluded {
+            let _ = writeln!(out, "[+]{name} excluded: ok");
+        }
+        if let Some(warning) = self.exclusion_warning() {
+            let _ = writeln!(out, "warn: {warning}");
         }
         if let Some(note) = &self.output {
             let _ = writeln!(out, "note: {note}");

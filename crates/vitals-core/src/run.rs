@@ -18,6 +18,7 @@ use crate::{
 /// A check changed status. Passed to the hooks of
 /// [`HealthBuilder::on_status_change`](crate::HealthBuilder::on_status_change).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct StatusChange {
     /// The check's name.
     pub check: String,

@@ -56,6 +56,11 @@ impl RunOptions {
         self
     }
 
+    /// The names this caller excluded (`?exclude=`), in the order given.
+    pub(crate) fn exclusions(&self) -> &[String] {
+        &self.exclude
+    }
+
     pub(crate) fn excludes(&self, name: &str) -> bool {
         self.exclude.iter().any(|e| e == name) || self.only.as_deref().is_some_and(|o| o != name)
     }

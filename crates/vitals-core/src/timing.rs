@@ -36,6 +36,7 @@ pub fn attempt_grace(driver_timeout: Duration) -> Duration {
 /// How one check is timed, resolved once when the registry is built
 /// ([`Health::timings`](crate::Health::timings)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckTiming {
     /// The driver's own bound of one attempt, when the check declares one.
     pub driver_timeout: Option<Duration>,

@@ -347,21 +347,56 @@ fn describe(context: &str, error: &Error) -> CheckError {
 }
 
 /// fred reports an I/O error as its Rust `Debug` text (`Os { code: 111, kind: ConnectionRefused,
-/// message: "Connection refused" }`); people read `Connection refused (os error 111)`.
+/// message: "Connection refused" }`, `Custom { kind: InvalidData, error:
+/// InvalidCertificate(UnknownIssuer) }`); people read `Connection refused (os error 111)` and
+/// `invalid certificate: unknown issuer`.
 fn readable(details: &str) -> std::borrow::Cow<'_, str> {
-    let Some(rest) = details.strip_prefix("Os {") else {
-        return details.into();
+    let field = |rest: &str, name: &str| -> Option<String> {
+        let (_, value) = rest.split_once(&format!("{name}: "))?;
+        Some(value.trim_end_matches([' ', '}']).to_owned())
     };
-    let field = |name: &str| {
-        rest.split_once(&format!("{name}: "))
-            .map(|(_, value)| value.split([',', '}']).next().unwrap_or(value).trim())
-    };
-    match (field("message"), field("code")) {
-        (Some(message), Some(code)) => {
-            format!("{} (os error {code})", message.trim_matches('"')).into()
+    if let Some(rest) = details.strip_prefix("Os {") {
+        let first = |v: String| {
+            v.split([',', '}'])
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        if let (Some(message), Some(code)) = (
+            field(rest, "message").map(first),
+            field(rest, "code").map(first),
+        ) {
+            return format!("{} (os error {code})", message.trim_matches('"')).into();
         }
-        _ => details.into(),
+    } else if let Some(rest) = details.strip_prefix("Custom {")
+        && let Some(error) = field(rest, "error")
+    {
+        return words(&error).into();
     }
+    details.into()
+}
+
+/// `InvalidCertificate(UnknownIssuer)` → `invalid certificate: unknown issuer`.
+fn words(debug: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in debug
+        .split(['(', ')', '{', '}', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            out.push_str(": ");
+        }
+        for (j, c) in part.chars().enumerate() {
+            if c.is_uppercase() && j > 0 {
+                out.push(' ');
+            }
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 impl RedisCheck {
@@ -506,6 +541,10 @@ mod tests {
         assert_eq!(
             readable(r#"Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#),
             "Connection refused (os error 111)"
+        );
+        assert_eq!(
+            readable("Custom { kind: InvalidData, error: InvalidCertificate(UnknownIssuer) }"),
+            "invalid certificate: unknown issuer"
         );
         assert_eq!(
             readable("WRONGPASS invalid password"),

@@ -15,6 +15,7 @@ pub enum Classification {
 
 /// Why [`Retry::run`] stopped retrying.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GiveUp {
     /// The classifier called the last error permanent.
     Permanent,

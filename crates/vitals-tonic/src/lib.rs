@@ -235,10 +235,9 @@ fn probe_serving(report: &Report) -> ServingStatus {
 /// One check's gRPC status: skipped by configuration counts against nothing, so it serves.
 fn check_serving(report: &Report, name: &str) -> ServingStatus {
     match report.check(name).map(|c| c.status) {
-        Some(CheckStatus::Pass | CheckStatus::Warn | CheckStatus::Skipped) => {
-            ServingStatus::Serving
-        }
         Some(CheckStatus::Fail) => ServingStatus::NotServing,
+        // Pass, warn, skipped (and any status added later that does not fail).
+        Some(_) => ServingStatus::Serving,
         None => ServingStatus::ServiceUnknown,
     }
 }

@@ -30,15 +30,13 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
-    /// Wraps the inner service's body.
-    pub fn inner(body: B) -> Self {
+    pub(crate) fn inner(body: B) -> Self {
         ResponseBody {
             kind: Kind::Inner { body },
         }
     }
 
-    /// A body of the layer's own bytes.
-    pub fn full(bytes: Bytes) -> Self {
+    pub(crate) fn full(bytes: Bytes) -> Self {
         ResponseBody {
             kind: Kind::Probe {
                 bytes: (!bytes.is_empty()).then_some(bytes),

@@ -8,92 +8,98 @@ use std::{
 use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
+use tower_service::Service;
 use vitals_core::{Probe, Status};
 
-use crate::{ResponseBody, request::Format};
+use crate::{
+    ResponseBody,
+    answer::{Format, terse},
+};
 
 /// A probe answer being computed (checks may run).
 pub(crate) type ProbeAnswer = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 
 pin_project! {
-    /// The response future of [`HealthService`](crate::HealthService).
-    ///
-    /// `F` is the inner service's future; `W` the future used when a pass-through request
-    /// arrived while the inner service was not ready (it waits for readiness, then calls).
-    pub struct ResponseFuture<F, W> {
+    /// The response future of [`HealthService`](crate::HealthService) wrapping `S`, for
+    /// requests of type `Req`.
+    pub struct ResponseFuture<S, Req>
+    where
+        S: Service<Req>,
+    {
         #[pin]
-        kind: Kind<F, W>,
+        kind: Kind<S, Req>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F, W> {
-        Inner { #[pin] future: F },
-        Waiting { future: Pin<Box<W>> },
-        Probe { answer: ProbeAnswer },
+    enum Kind<S, Req>
+    where
+        S: Service<Req>,
+    {
+        // A pass-through request, called on the inner service.
+        Inner { #[pin] future: S::Future },
+        // A pass-through request that arrived while the inner service was not ready: it waits
+        // on the service that holds the pending readiness, then is called (boxed: rare, and
+        // the common variants stay small).
+        Waiting { waiting: Option<Box<(S, Req)>> },
+        // A probe answer: from the cache (rendered when polled), known at once (405, 400), or
+        // after checks.
         Terse { status: Status, probe: Probe, format: Format, head: bool },
         Ready { response: Option<Box<Response<Bytes>>> },
+        Later { answer: ProbeAnswer },
     }
 }
 
-/// A probe answer: from the cache at once (terse), known at once (405, 400), or after checks.
-pub(crate) enum Answer {
-    Terse {
-        status: Status,
-        probe: Probe,
-        format: Format,
-        head: bool,
-    },
-    Now(Response<Bytes>),
-    Later(ProbeAnswer),
-}
-
-impl<F, W> ResponseFuture<F, W> {
-    pub(crate) fn inner(future: F) -> Self {
+impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
+    pub(crate) fn inner(future: S::Future) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
         }
     }
 
-    pub(crate) fn waiting(future: W) -> Self {
+    pub(crate) fn waiting(service: S, request: Req) -> Self {
         ResponseFuture {
             kind: Kind::Waiting {
-                future: Box::pin(future),
+                waiting: Some(Box::new((service, request))),
             },
         }
     }
 
-    pub(crate) fn probe(answer: Answer) -> Self {
-        let kind = match answer {
-            Answer::Terse {
-                status,
-                probe,
-                format,
-                head,
-            } => Kind::Terse {
+    pub(crate) fn terse(status: Status, probe: Probe, format: Format, head: bool) -> Self {
+        ResponseFuture {
+            kind: Kind::Terse {
                 status,
                 probe,
                 format,
                 head,
             },
-            Answer::Later(answer) => Kind::Probe { answer },
-            Answer::Now(response) => Kind::Ready {
+        }
+    }
+
+    pub(crate) fn ready(response: Response<Bytes>) -> Self {
+        ResponseFuture {
+            kind: Kind::Ready {
                 response: Some(Box::new(response)),
             },
-        };
-        ResponseFuture { kind }
+        }
+    }
+
+    pub(crate) fn later(answer: ProbeAnswer) -> Self {
+        ResponseFuture {
+            kind: Kind::Later { answer },
+        }
     }
 }
 
-impl<F, W> fmt::Debug for ResponseFuture<F, W> {
+impl<S: Service<Req>, Req> fmt::Debug for ResponseFuture<S, Req> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
             Kind::Inner { .. } => "inner",
             Kind::Waiting { .. } => "waiting for the inner service",
-            Kind::Probe { .. } => "probe",
             Kind::Terse { .. } => "terse probe",
             Kind::Ready { .. } => "ready",
+            Kind::Later { .. } => "probe",
         };
         f.debug_struct("ResponseFuture")
             .field("kind", &kind)
@@ -101,33 +107,38 @@ impl<F, W> fmt::Debug for ResponseFuture<F, W> {
     }
 }
 
-impl<F, W, B, E> Future for ResponseFuture<F, W>
+impl<S, Req, B> Future for ResponseFuture<S, Req>
 where
-    F: Future<Output = Result<Response<B>, E>>,
-    W: Future<Output = Result<Response<B>, E>>,
+    S: Service<Req, Response = Response<B>>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<ResponseBody<B>>, S::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = match self.project().kind.project() {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = match self.as_mut().project().kind.project() {
             KindProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
                 return Poll::Ready(Ok(response.map(ResponseBody::inner)));
             }
-            KindProj::Waiting { future } => {
-                let response = ready!(future.as_mut().poll(cx))?;
-                return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+            KindProj::Waiting { waiting } => {
+                let (service, _) = &mut **waiting
+                    .as_mut()
+                    .expect("ResponseFuture polled after completion");
+                ready!(service.poll_ready(cx))?;
+                let (mut service, request) = *waiting.take().expect("checked above");
+                let future = service.call(request);
+                self.as_mut().project().kind.set(Kind::Inner { future });
+                return self.poll(cx);
             }
-            KindProj::Probe { answer } => ready!(answer.as_mut().poll(cx)),
             KindProj::Terse {
                 status,
                 probe,
                 format,
                 head,
-            } => crate::request::terse(*status, *probe, *format, *head),
+            } => terse(*status, *probe, *format, *head),
             KindProj::Ready { response } => *response
                 .take()
                 .expect("ResponseFuture polled after completion"),
+            KindProj::Later { answer } => ready!(answer.as_mut().poll(cx)),
         };
         Poll::Ready(Ok(response.map(ResponseBody::full)))
     }

@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod answer;
 mod body;
 mod future;
 mod request;
@@ -67,10 +68,11 @@ use std::{
 };
 
 use http::{Request, Response};
-use tower::util::{Oneshot, ServiceExt};
 use tower_layer::Layer;
 use tower_service::Service;
 use vitals_core::{Health, Probe};
+
+use request::Target;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
@@ -90,11 +92,32 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    fn probe_for(&self, path: &str) -> Option<Probe> {
-        self.routes
-            .iter()
-            .find(|(route, _)| route == path)
-            .map(|(_, probe)| *probe)
+    /// The probe a path asks for: a route (`/readyz`), or one check of a route's probe
+    /// (`/readyz/NAME`, as the Kubernetes apiserver serves `/readyz/etcd`). Any other path,
+    /// including `/readyz/NAME` for a name the probe has no check of, is not a probe's.
+    fn target(&self, path: &str, health: &Health) -> Option<Target> {
+        for (route, probe) in &self.routes {
+            if path == route {
+                return Some(Target {
+                    probe: *probe,
+                    check: None,
+                });
+            }
+        }
+        // Rare: only paths under a route (not `/`) get here with a match.
+        self.routes.iter().find_map(|(route, probe)| {
+            let name = path
+                .strip_prefix(route.as_ref())?
+                .strip_prefix('/')
+                .filter(|name| route != "/" && !name.is_empty())?;
+            health
+                .probe_check_names(*probe)
+                .any(|check| check == name)
+                .then(|| Target {
+                    probe: *probe,
+                    check: Some(name.to_owned()),
+                })
+        })
     }
 }
 
@@ -189,6 +212,17 @@ impl<S: Clone> Clone for HealthService<S> {
 }
 
 impl<S> HealthService<S> {
+    /// Answers the default probe paths from `health` in front of `inner`; the same as
+    /// `HealthLayer::new(health).layer(inner)`.
+    pub fn new(inner: S, health: Health) -> Self {
+        HealthLayer::new(health).layer(inner)
+    }
+
+    /// A layer that wraps services in a `HealthService` (tower-http's `Service::layer`).
+    pub fn layer(health: Health) -> HealthLayer {
+        HealthLayer::new(health)
+    }
+
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -211,7 +245,7 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, Oneshot<S, Request<ReqBody>>>;
+    type Future = ResponseFuture<S, Request<ReqBody>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Always ready for probes; remember whether a pass-through may call the inner service
@@ -226,26 +260,21 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let ready = std::mem::take(&mut self.inner_ready);
-        match self.config.probe_for(req.uri().path()) {
+        match self.config.target(req.uri().path(), &self.health) {
             None if ready => ResponseFuture::inner(self.inner.call(req)),
             None => {
                 // The inner service holds the pending readiness (a queued permit, a buffer
                 // slot): the request takes it along and waits; a fresh clone stays here.
                 let fresh = self.inner.clone();
-                ResponseFuture::waiting(std::mem::replace(&mut self.inner, fresh).oneshot(req))
+                ResponseFuture::waiting(std::mem::replace(&mut self.inner, fresh), req)
             }
-            Some(probe) => {
+            Some(target) => {
                 // Release whatever poll_ready reserved in the inner service: a probe uses none
                 // of its capacity, and must not keep a permit or a queued place from others.
                 let fresh = self.inner.clone();
                 drop(std::mem::replace(&mut self.inner, fresh));
                 let (parts, _body) = req.into_parts();
-                ResponseFuture::probe(request::answer(
-                    self.health.clone(),
-                    probe,
-                    parts,
-                    self.config.verbose,
-                ))
+                request::answer(self.health.clone(), target, parts, self.config.verbose)
             }
         }
     }

@@ -1,28 +1,21 @@
-//! Parsing a probe request and rendering its answer.
+//! Parsing a probe request and deciding how it is answered.
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{
-    HeaderMap, HeaderValue, Method, Response, StatusCode,
-    header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE},
+    HeaderMap, HeaderValue, Method, StatusCode,
+    header::{ACCEPT, ALLOW},
     request::Parts,
 };
-use vitals_core::{Health, Probe, Report, RunOptions, Status};
+use tower_service::Service;
+use vitals_core::{Health, Probe, RunOptions};
 
-use crate::future::Answer;
+use crate::{
+    ResponseFuture,
+    answer::{Format, plain, render},
+};
 
 /// The longest `?timeout=` accepted.
 const MAX_TIMEOUT: Duration = Duration::from_secs(300);
-
-const HEALTH_JSON: &str = "application/health+json";
-const TEXT: &str = "text/plain; charset=utf-8";
-
-/// The body format a client asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Format {
-    HealthJson,
-    Text,
-}
 
 /// What the query string asked for.
 #[derive(Debug, Default, PartialEq)]
@@ -32,7 +25,19 @@ pub(crate) struct Query {
     pub(crate) timeout: Option<Duration>,
 }
 
-pub(crate) fn answer(health: Health, probe: Probe, parts: Parts, verbose_default: bool) -> Answer {
+/// What a probe request asks: which probe, and (`/readyz/NAME`) which one check.
+pub(crate) struct Target {
+    pub(crate) probe: Probe,
+    pub(crate) check: Option<String>,
+}
+
+pub(crate) fn answer<S: Service<Req>, Req>(
+    health: Health,
+    target: Target,
+    parts: Parts,
+    verbose_default: bool,
+) -> ResponseFuture<S, Req> {
+    let probe = target.probe;
     let head = match parts.method {
         Method::GET => false,
         Method::HEAD => true,
@@ -41,107 +46,37 @@ pub(crate) fn answer(health: Health, probe: Probe, parts: Parts, verbose_default
             response
                 .headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return Answer::Now(response);
+            return ResponseFuture::ready(response);
         }
     };
     let query = match parse_query(parts.uri.query().unwrap_or("")) {
         Ok(query) => query,
-        Err(message) => return Answer::Now(plain(StatusCode::BAD_REQUEST, &message)),
+        Err(message) => return ResponseFuture::ready(plain(StatusCode::BAD_REQUEST, &message)),
     };
     let format = negotiate(&parts.headers);
     let verbose = verbose_default || query.verbose;
     // Terse and answerable from the cache: no report, no boxed future, static body bytes.
     if !verbose
         && query.exclude.is_empty()
+        && target.check.is_none()
         && let Some(status) = health.cached_status(probe)
     {
-        return Answer::Terse {
-            status,
-            probe,
-            format,
-            head,
-        };
+        return ResponseFuture::terse(status, probe, format, head);
     }
     let mut options = RunOptions::new();
+    if let Some(check) = target.check {
+        options = options.only(check);
+    }
     for name in query.exclude {
         options = options.exclude(name);
     }
     if let Some(timeout) = query.timeout {
         options = options.timeout(timeout);
     }
-    Answer::Later(Box::pin(async move {
+    ResponseFuture::later(Box::pin(async move {
         let report = health.report(probe, &options).await;
         render(&report, format, verbose, head)
     }))
-}
-
-pub(crate) fn render(
-    report: &Report,
-    format: Format,
-    verbose: bool,
-    head: bool,
-) -> Response<Bytes> {
-    let (body, content_type) = match format {
-        Format::HealthJson => (report.to_health_json(verbose), HEALTH_JSON),
-        Format::Text => (report.to_text(verbose), TEXT),
-    };
-    status_answer(report.status, content_type, Bytes::from(body), head)
-}
-
-/// A terse answer from static bytes.
-pub(crate) fn terse(status: Status, probe: Probe, format: Format, head: bool) -> Response<Bytes> {
-    let (body, content_type): (&'static str, _) = match (format, status) {
-        (Format::HealthJson, Status::Pass) => (r#"{"status":"pass"}"#, HEALTH_JSON),
-        (Format::HealthJson, Status::Warn) => (r#"{"status":"warn"}"#, HEALTH_JSON),
-        (Format::HealthJson, Status::Fail) => (r#"{"status":"fail"}"#, HEALTH_JSON),
-        (Format::Text, s) if s.is_serving() => ("ok\n", TEXT),
-        (Format::Text, _) => match probe {
-            Probe::Startup => ("startupz check failed\n", TEXT),
-            Probe::Liveness => ("livez check failed\n", TEXT),
-            Probe::Readiness => ("readyz check failed\n", TEXT),
-            Probe::All => ("healthz check failed\n", TEXT),
-        },
-    };
-    status_answer(
-        status,
-        content_type,
-        Bytes::from_static(body.as_bytes()),
-        head,
-    )
-}
-
-/// A probe answer: 200 when serving, 503 otherwise; for `HEAD` the length without the body.
-fn status_answer(
-    status: Status,
-    content_type: &'static str,
-    body: Bytes,
-    head: bool,
-) -> Response<Bytes> {
-    let length = body.len();
-    let code = if status.is_serving() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let mut response = respond(code, content_type, if head { Bytes::new() } else { body });
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(length));
-    response
-}
-
-fn plain(status: StatusCode, message: &str) -> Response<Bytes> {
-    respond(status, TEXT, Bytes::copy_from_slice(message.as_bytes()))
-}
-
-/// A response of the layer's own, never cached by intermediaries.
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Bytes> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// `verbose` (bare, or `=true`/`1`/`false`/`0`), `exclude=NAME` (repeatable), `timeout=2s`.

@@ -151,8 +151,88 @@ async fn verbose_exclude_and_text_formats() {
     let (status, _, body) = send(&svc, Method::GET, "/readyz?exclude=db&verbose", None).await;
     assert_eq!(
         (status, body.as_str()),
-        (StatusCode::OK, r#"{"status":"pass","checks":{}}"#)
+        (
+            StatusCode::OK,
+            r#"{"status":"pass","excluded":["db"],"checks":{}}"#
+        )
     );
+}
+
+/// As the Kubernetes apiserver: an excluded check reads `excluded: ok`, and an exclusion that
+/// names no check is a warning, not silence.
+#[tokio::test(start_paused = true)]
+async fn exclusions_are_reported_and_unknown_ones_warned_about() {
+    let up = Arc::new(AtomicBool::new(false));
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(registry(&up)))
+        .service_fn(echo);
+    let (status, _, text) = send(
+        &svc,
+        Method::GET,
+        "/readyz?verbose&exclude=db&exclude=bogus",
+        Some("text/plain"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        text,
+        "[+]db excluded: ok\nwarn: some health checks cannot be excluded: no matches for \"bogus\"\nreadyz check passed\n"
+    );
+    let (status, _, json) = send(&svc, Method::GET, "/readyz?verbose&exclude=bogus", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["notes"][0],
+        "some health checks cannot be excluded: no matches for \"bogus\""
+    );
+    // Terse answers stay terse.
+    let (_, _, terse) = send(
+        &svc,
+        Method::GET,
+        "/readyz?exclude=bogus",
+        Some("text/plain"),
+    )
+    .await;
+    assert_eq!(terse, "readyz check failed\n");
+}
+
+/// `/readyz/NAME` answers for that one check, as the apiserver serves `/readyz/etcd`; a name
+/// the probe has no check of is not a probe path and passes through.
+#[tokio::test(start_paused = true)]
+async fn per_check_paths_answer_for_one_check() {
+    let up = Arc::new(AtomicBool::new(false));
+    let health = Health::builder()
+        .backoff(Backoff::none())
+        .check(Toggle {
+            name: "db",
+            up: up.clone(),
+            delay: Duration::ZERO,
+        })
+        .check(Toggle {
+            name: "cache",
+            up: Arc::new(AtomicBool::new(true)),
+            delay: Duration::ZERO,
+        })
+        .build();
+    let svc = ServiceBuilder::new()
+        .layer(HealthLayer::new(health))
+        .service_fn(echo);
+    let (status, _, body) = send(&svc, Method::GET, "/readyz/cache", Some("text/plain")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    let (status, _, body) = send(&svc, Method::GET, "/readyz/db?verbose", Some("text/plain")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.starts_with("[-]db failed") && !body.contains("[+]cache"),
+        "{body}"
+    );
+    let (status, headers, _) = send(&svc, Method::GET, "/readyz/nosuch", None).await;
+    assert_eq!(
+        (status, headers.get("x-inner").is_some()),
+        (StatusCode::OK, true)
+    );
+    // Liveness holds no dependency checks by default: its per-check paths pass through.
+    let (_, headers, _) = send(&svc, Method::GET, "/livez/db", None).await;
+    assert!(headers.get("x-inner").is_some());
 }
 
 #[tokio::test(start_paused = true)]
