@@ -25,7 +25,9 @@ pin_project! {
     #[derive(Debug)]
     enum Kind<B> {
         Inner { #[pin] body: B },
-        Probe { bytes: Option<Bytes> },
+        // Empty once sent. No `Option`: `Bytes`' own niche holds the tag, so the body is no
+        // bigger than `Bytes` around a zero-sized inner body.
+        Probe { bytes: Bytes },
     }
 }
 
@@ -38,9 +40,7 @@ impl<B> ResponseBody<B> {
 
     pub(crate) fn full(bytes: Bytes) -> Self {
         ResponseBody {
-            kind: Kind::Probe {
-                bytes: (!bytes.is_empty()).then_some(bytes),
-            },
+            kind: Kind::Probe { bytes },
         }
     }
 
@@ -71,7 +71,8 @@ where
         match self.project().kind.project() {
             KindProj::Inner { body } => body.poll_frame(cx),
             KindProj::Probe { bytes } => {
-                Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b.into()))))
+                let bytes = std::mem::take(bytes);
+                Poll::Ready((!bytes.is_empty()).then(|| Ok(Frame::data(bytes.into()))))
             }
         }
     }
@@ -79,16 +80,14 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Inner { body } => body.is_end_stream(),
-            Kind::Probe { bytes } => bytes.is_none(),
+            Kind::Probe { bytes } => bytes.is_empty(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Inner { body } => body.size_hint(),
-            Kind::Probe { bytes } => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            Kind::Probe { bytes } => SizeHint::with_exact(bytes.len() as u64),
         }
     }
 }

@@ -52,6 +52,7 @@ pin_project! {
 }
 
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
+    #[inline]
     pub(crate) fn inner(future: S::Future) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
@@ -113,6 +114,7 @@ where
 {
     type Output = Result<Response<ResponseBody<B>>, S::Error>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match self.as_mut().project().kind.project() {
             KindProj::Inner { future } => {

@@ -95,29 +95,43 @@ impl Config {
     /// The probe a path asks for: a route (`/readyz`), or one check of a route's probe
     /// (`/readyz/NAME`, as the Kubernetes apiserver serves `/readyz/etcd`). Any other path,
     /// including `/readyz/NAME` for a name the probe has no check of, is not a probe's.
+    ///
+    /// One pass over the routes; a route's second byte is compared before anything else, so
+    /// a pass-through path usually costs one byte comparison per route.
+    #[inline]
     fn target(&self, path: &str, health: &Health) -> Option<Target> {
+        let path = path.as_bytes();
+        // A path under a route (`/readyz/NAME`) is a check's only if no route is the path.
+        let mut under = None;
         for (route, probe) in &self.routes {
-            if path == route {
+            let route = route.as_bytes();
+            if path.get(1) != route.get(1) || !path.starts_with(route) {
+                continue;
+            }
+            if path.len() == route.len() {
                 return Some(Target {
                     probe: *probe,
                     check: None,
                 });
             }
+            if route.len() > 1 && path[route.len()] == b'/' && under.is_none() {
+                under = Some((route.len(), *probe));
+            }
         }
-        // Rare: only paths under a route (not `/`) get here with a match.
-        self.routes.iter().find_map(|(route, probe)| {
-            let name = path
-                .strip_prefix(route.as_ref())?
-                .strip_prefix('/')
-                .filter(|name| route != "/" && !name.is_empty())?;
-            health
-                .probe_check_names(*probe)
-                .any(|check| check == name)
-                .then(|| Target {
-                    probe: *probe,
-                    check: Some(name.to_owned()),
-                })
-        })
+        let (len, probe) = under?;
+        self.check_target(&path[len + 1..], probe, health)
+    }
+
+    /// `/readyz/NAME`, for a check of that probe; else not a probe path.
+    #[cold]
+    fn check_target(&self, name: &[u8], probe: Probe, health: &Health) -> Option<Target> {
+        let name = std::str::from_utf8(name).ok()?;
+        (!name.is_empty() && health.probe_check_names(probe).any(|check| check == name)).then(
+            || Target {
+                probe,
+                check: Some(name.to_owned()),
+            },
+        )
     }
 }
 
@@ -247,6 +261,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, Request<ReqBody>>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Always ready for probes; remember whether a pass-through may call the inner service
         // directly. A broken inner service is reported as it is.
@@ -258,6 +273,7 @@ where
         Poll::Ready(Ok(()))
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let ready = std::mem::take(&mut self.inner_ready);
         match self.config.target(req.uri().path(), &self.health) {
