@@ -59,6 +59,62 @@ async fn the_verbose_readiness_sample_is_what_a_configured_server_prints() {
     child.kill().await.unwrap();
 }
 
+/// What `curl -i` prints for `GET /`: the status line, the headers as sent, a blank line and
+/// the body (curl keeps the connection open, so neither side adds `connection: close`). The
+/// `date` header's value is the one thing that changes; the README shows it as `…`.
+async fn curl_i(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost:5000\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let response = loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection early");
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .expect("a content-length")
+                .parse()
+                .unwrap();
+            if body.len() >= length {
+                break text;
+            }
+        }
+    };
+    let mut out = String::new();
+    for line in response.split("\r\n") {
+        let line = match line.split_once(": ") {
+            Some(("date", _)) => "date: …".to_owned(),
+            _ => line.to_owned(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_curl_i_sample_is_what_the_server_answers() {
+    let (mut child, addr, _log) = start_example("server", &[]).await;
+    let printed = curl_i(addr, "/").await;
+    assert_eq!(
+        readme_output("$ curl -i localhost:5000/"),
+        printed,
+        "README.md's curl -i sample is out of date"
+    );
+    child.kill().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_configuration_error_sample_is_what_the_server_prints() {
     let out = tokio::process::Command::new(example("server"))

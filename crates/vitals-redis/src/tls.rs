@@ -49,8 +49,8 @@ pub(crate) fn accept_any() -> ClientConfig {
     static WARN: Once = Once::new();
     WARN.call_once(|| {
         tracing::warn!(
-            "REDIS_DISABLE_TLS_VERIFICATION is set: Redis server certificates are not verified \
-             (acceptable for ElastiCache's self-signed certificates inside a VPC, nowhere else)"
+            "Redis server certificates are not verified (invalid certificates accepted): \
+             acceptable for ElastiCache's self-signed certificates inside a VPC, nowhere else"
         );
     });
     let provider = provider();

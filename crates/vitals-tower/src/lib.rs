@@ -15,7 +15,11 @@
 //! - The response body is [`ResponseBody`]: the inner body or the layer's bytes, with the inner
 //!   body's `Data` type, so the layered service works unchanged in axum, bare hyper and
 //!   tonic's `Server::builder().layer(..)`.
-//! - Pass-through requests cost a path comparison: no allocation, no extra `.await`.
+//! - `/readyz/NAME` (any route's path, then a check's name) answers for that one check, as the
+//!   Kubernetes apiserver serves `/readyz/etcd`; a name the probe has no check of passes
+//!   through. An `exclude` that names no check is reported (`warn: …` in verbose bodies).
+//! - Pass-through requests cost one byte comparison per route: no allocation, no extra
+//!   `.await`.
 //!
 //! # Backpressure
 //!
@@ -28,6 +32,17 @@
 //! its response future on a clone of the inner service (`S: Clone`) until it is. A flood of
 //! probes costs CPU time like any request, but no inner capacity, and answered from the cache
 //! (terse probes) it allocates no more than a static 200.
+//!
+//! What this means for tower's backpressure layers:
+//!
+//! - Put `HealthLayer` **outermost**, and `LoadShed`, `ConcurrencyLimit`, `RateLimit` or
+//!   `Buffer` inside it (between it and the application). They then limit application
+//!   requests only: a shed or queued application never delays or fails a probe.
+//! - `LoadShed` *outside* `HealthLayer` never sheds: `HealthService` is always ready, so the
+//!   overload shows up as pass-through requests waiting in their response futures instead.
+//! - `ConcurrencyLimit` or `RateLimit` *outside* counts probes against the limit, so a
+//!   saturated application delays its own probes past the kubelet's timeout: what this layer
+//!   exists to prevent.
 //!
 //! ```
 //! use std::convert::Infallible;
