@@ -2,10 +2,18 @@
 //!
 //! `cargo run --example axum`, then `curl -s 'localhost:3000/readyz?verbose'`.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
-use axum::{Router, routing::get};
-use vitals::{Check, CheckError, CheckOptions, Details, Health, async_trait, tower::HealthLayer};
+use axum::{
+    Router,
+    extract::{ConnectInfo, Request},
+    middleware::map_request,
+    routing::get,
+};
+use vitals::{
+    Check, CheckError, CheckOptions, Details, Health, async_trait,
+    tower::{ClientAddr, HealthLayer},
+};
 
 /// A check of the application's own: the scratch directory must be writable.
 struct ScratchDir;
@@ -38,14 +46,24 @@ async fn main() {
         )
         .build();
 
+    // `?verbose` details go to loopback callers only (the layer's default policy): the
+    // outer `map_request` tells the layer who is calling, from axum's `ConnectInfo`.
     let app = Router::new()
         .route("/", get(|| async { "hello from axum\n" }))
-        .layer(HealthLayer::new(health));
+        .layer(HealthLayer::new(health))
+        .layer(map_request(|mut request: Request| async move {
+            if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+                let peer = *peer;
+                request.extensions_mut().insert(ClientAddr(peer));
+            }
+            request
+        }));
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
         .await
         .expect("bind");
     tracing::info!("listening on {}", listener.local_addr().unwrap());
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await.expect("serve");
 }

@@ -22,7 +22,11 @@
 //! Checks run in the background, so a kubelet probe with `timeoutSeconds: 1` is answered at
 //! once from the latest result even while retries take seconds.
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    process::ExitCode,
+    time::Duration,
+};
 
 use axum::{Router, routing::get};
 use hyper_util::{
@@ -31,9 +35,9 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tower::Layer as _;
+use tower::{Layer as _, ServiceExt as _};
 use tracing_subscriber::EnvFilter;
-use vitals::{Health, Probe, tower::HealthLayer};
+use vitals::{Health, Probe, tower::ClientAddr};
 use vitals_env::EnvConfig;
 use vitals_tonic::GrpcHealth;
 
@@ -82,14 +86,16 @@ async fn main() -> ExitCode {
             }),
         );
     }
-    let app = HealthLayer::new(health.clone())
+    // Details (`?verbose`) only for the callers HEALTH_CHECK_DETAILS admits: by default
+    // loopback, which the connection's address below tells.
+    let app = config
+        .health_layer(health.clone())
         .route("/", Probe::All)
         .layer(router);
 
-    let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match listen(config.listen_address, config.port) {
         Ok(listener) => listener,
-        Err(err) => {
+        Err((addr, err)) => {
             eprintln!("cannot listen on {addr}: {err}");
             return ExitCode::FAILURE;
         }
@@ -103,9 +109,9 @@ async fn main() -> ExitCode {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal(health, config.shutdown_delay));
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     tracing::warn!("accept failed: {err}");
                     continue;
@@ -113,7 +119,13 @@ async fn main() -> ExitCode {
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Every request of the connection carries the client's address.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ClientAddr(peer));
+                request
+            },
+        ));
         let connection = auto::Builder::new(TokioExecutor::new())
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
@@ -130,6 +142,47 @@ async fn main() -> ExitCode {
         Err(_) => {
             eprintln!("in-flight requests did not finish within 30 s");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Listens on `address`, or on every interface with one dual-stack socket (IPv6, and IPv4 as
+/// mapped addresses), falling back to IPv4 only where the kernel has no IPv6.
+fn listen(
+    address: Option<IpAddr>,
+    port: u16,
+) -> Result<tokio::net::TcpListener, (SocketAddr, std::io::Error)> {
+    let bind = |addr: SocketAddr, dual_stack: bool| -> std::io::Result<tokio::net::TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        if dual_stack {
+            socket.set_only_v6(false)?;
+        }
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        tokio::net::TcpListener::from_std(socket.into())
+    };
+    match address {
+        Some(ip) => {
+            let addr = SocketAddr::new(ip, port);
+            bind(addr, false).map_err(|e| (addr, e))
+        }
+        None => {
+            let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+            bind(any6, true).or_else(|err| {
+                use std::io::ErrorKind::{AddrInUse, PermissionDenied};
+                if matches!(err.kind(), AddrInUse | PermissionDenied) {
+                    return Err((any6, err));
+                }
+                tracing::warn!("no IPv6 ({err}): listening on IPv4 only");
+                let any4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
+                bind(any4, false).map_err(|e| (any4, e))
+            })
         }
     }
 }

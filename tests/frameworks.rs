@@ -15,7 +15,10 @@ use std::{
 use bytes::Bytes;
 use common::http;
 use http_body_util::Full;
-use vitals::{Backoff, Health, Probe, tower::HealthLayer};
+use vitals::{
+    Backoff, Health, Probe,
+    tower::{DetailsPolicy, HealthLayer},
+};
 use vitals_testkit::Toggle;
 
 fn health() -> (Health, Arc<AtomicBool>) {
@@ -52,7 +55,12 @@ async fn axum_router_layer() {
                     .into_response()
             }),
         )
-        .layer(HealthLayer::new(health).route("/", Probe::All));
+        // An in-process server this test alone reaches: details for every caller.
+        .layer(
+            HealthLayer::new(health)
+                .details(DetailsPolicy::Always)
+                .route("/", Probe::All),
+        );
     let (listener, addr) = listener().await;
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 

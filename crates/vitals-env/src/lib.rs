@@ -34,10 +34,11 @@ mod error;
 mod parse;
 pub mod variables;
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use vitals_core::{Check, CheckOptions, Health, HealthBuilder, Skip};
 use vitals_retry::Backoff;
+use vitals_tower::{DetailsPolicy, HealthLayer};
 
 pub use error::EnvError;
 pub use parse::{COMPONENTS, Components};
@@ -54,6 +55,12 @@ const MAX_RETRIES: u64 = 1_000;
 pub struct EnvConfig {
     /// `PORT`.
     pub port: u16,
+    /// `LISTEN_ADDRESS`: `None` listens on every interface, IPv6 and IPv4.
+    pub listen_address: Option<IpAddr>,
+    /// `HEALTH_CHECK_DETAILS`.
+    pub details: DetailsPolicy,
+    /// `HEALTH_CHECK_DETAILS_TOKEN` (kept out of `Debug`).
+    pub details_token: Option<String>,
     /// `HEALTH_CHECK_RETRIES`, `HEALTH_CHECK_RETRY_DELAY_MS`, `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
     pub backoff: Backoff,
     /// `SKIP_HEALTH_CHECKS`.
@@ -77,6 +84,9 @@ impl fmt::Debug for EnvConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnvConfig")
             .field("port", &self.port)
+            .field("listen_address", &self.listen_address)
+            .field("details", &self.details)
+            .field("details_token", &self.details_token.as_ref().map(|_| "***"))
             .field("backoff", &self.backoff)
             .field("skip", &self.skip.to_string())
             .field("non_critical", &self.non_critical.to_string())
@@ -106,6 +116,26 @@ impl EnvConfig {
             .whole_number(&var::PORT, 0..=u16::MAX.into(), "a port number")?
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(5000);
+        let listen_address = env.parsed(
+            &var::LISTEN_ADDRESS,
+            "an IP address such as 0.0.0.0, ::, 127.0.0.1 or ::1",
+            |raw| raw.parse::<IpAddr>().ok(),
+        )?;
+        let details = env
+            .parsed(&var::DETAILS, "local, always or never", |raw| {
+                match raw.to_ascii_lowercase().as_str() {
+                    "local" => Some(DetailsPolicy::Local),
+                    "always" => Some(DetailsPolicy::Always),
+                    "never" => Some(DetailsPolicy::Never),
+                    _ => None,
+                }
+            })?
+            .unwrap_or_default();
+        let details_token = env.parsed(
+            &var::DETAILS_TOKEN,
+            "a token of at least 16 characters",
+            |raw| (raw.len() >= 16).then(|| raw.to_owned()),
+        )?;
         let backoff = backoff(&mut env)?;
         let skip = env.components(&var::SKIP)?;
         let non_critical = env.components(&var::NON_CRITICAL)?;
@@ -119,6 +149,9 @@ impl EnvConfig {
         let checks = checks(&mut env)?;
         Ok(EnvConfig {
             port,
+            listen_address,
+            details,
+            details_token,
             backoff,
             skip,
             non_critical,
@@ -156,6 +189,9 @@ impl EnvConfig {
         if let Some(budget) = self.timeout {
             builder = builder.timeout(budget);
         }
+        if let Some(token) = &self.details_token {
+            builder = builder.secret(token.clone());
+        }
         for check in &self.checks {
             let mut options = CheckOptions::new();
             if self.non_critical.contains(check.component()) {
@@ -164,6 +200,17 @@ impl EnvConfig {
             builder = builder.check_arc(check.clone(), options);
         }
         builder
+    }
+
+    /// The probe layer for `health` with the configured details policy and token, answering
+    /// `/livez`, `/readyz`, `/startupz`, `/healthz`; add `.route("/", Probe::All)` for the
+    /// deployment guide's probes.
+    pub fn health_layer(&self, health: Health) -> HealthLayer {
+        let layer = HealthLayer::new(health).details(self.details);
+        match &self.details_token {
+            Some(token) => layer.details_token(token.clone()),
+            None => layer,
+        }
     }
 
     /// Logs what the configuration means, once at startup: each check configured or skipped

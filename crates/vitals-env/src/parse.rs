@@ -167,6 +167,26 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
         Ok(set)
     }
 
+    /// A value `parse` accepts (given trimmed), or an error saying `what` is accepted; the
+    /// default when unset. The value is never echoed for a secret (`what` says so).
+    pub(crate) fn parsed<T>(
+        &mut self,
+        variable: &Variable,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, EnvError> {
+        let Some(raw) = self.value_or_default(variable) else {
+            return Ok(None);
+        };
+        match parse(raw.trim()) {
+            Some(value) => Ok(Some(value)),
+            None if variable.name.ends_with("_TOKEN") => {
+                Err(EnvError::new(variable.name, "***", what))
+            }
+            None => Err(EnvError::new(variable.name, raw, what)),
+        }
+    }
+
     /// A check's URL or name: trimmed, handed to `build`, whose error becomes one naming the
     /// variable (its value scrubbed of credentials).
     pub(crate) fn built<T, E: std::fmt::Display>(

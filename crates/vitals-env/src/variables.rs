@@ -136,6 +136,24 @@ pub const CUSTOM_CODE_RUNNER_URI: Variable = guide(
 );
 /// `PORT`.
 pub const PORT: Variable = guide("PORT", "5000", "listen port (`0` picks a free one)");
+/// `LISTEN_ADDRESS`.
+pub const LISTEN_ADDRESS: Variable = own(
+    "LISTEN_ADDRESS",
+    "",
+    "the one address to listen on (`0.0.0.0`, `::1`, …); unset, both IPv6 and IPv4 on every interface",
+);
+/// `HEALTH_CHECK_DETAILS`.
+pub const DETAILS: Variable = own(
+    "HEALTH_CHECK_DETAILS",
+    "local",
+    "who sees `?verbose` details: `local` (loopback callers and the token), `always` or `never`; others get the terse answer",
+);
+/// `HEALTH_CHECK_DETAILS_TOKEN`.
+pub const DETAILS_TOKEN: Variable = own(
+    "HEALTH_CHECK_DETAILS_TOKEN",
+    "",
+    "with `local`, requests with `Authorization: Bearer <token>` also see details (never logged)",
+);
 /// `HEALTH_CHECK_INTERVAL_MS`.
 pub const INTERVAL: Variable = own(
     "HEALTH_CHECK_INTERVAL_MS",
@@ -187,6 +205,9 @@ pub const VARIABLES: &[Variable] = &[
     S3_FORCE_PATH_STYLE,
     CUSTOM_CODE_RUNNER_URI,
     PORT,
+    LISTEN_ADDRESS,
+    DETAILS,
+    DETAILS_TOKEN,
     INTERVAL,
     CACHE_TTL,
     TIMEOUT,

@@ -73,6 +73,7 @@
 
 mod answer;
 mod body;
+mod details;
 mod future;
 mod request;
 
@@ -90,6 +91,7 @@ use vitals_core::{Health, Probe};
 use request::Target;
 
 pub use body::ResponseBody;
+pub use details::{ClientAddr, DetailsPolicy};
 pub use future::ResponseFuture;
 
 /// Answers probe paths from a [`Health`] registry; see the [crate docs](crate).
@@ -104,6 +106,7 @@ pub struct HealthLayer {
 pub(crate) struct Config {
     routes: Vec<(Cow<'static, str>, Probe)>,
     pub(crate) verbose: bool,
+    pub(crate) details: details::Details,
 }
 
 impl Config {
@@ -167,6 +170,7 @@ impl HealthLayer {
             config: Arc::new(Config {
                 routes,
                 verbose: false,
+                details: details::Details::default(),
             }),
         }
     }
@@ -189,10 +193,26 @@ impl HealthLayer {
         self
     }
 
-    /// Always include every check in bodies, as if each request said `?verbose`. Outputs are
-    /// scrubbed of credentials either way; leave this off on endpoints the internet can reach.
+    /// Always include every check in bodies, as if each request said `?verbose`, for the
+    /// callers the [details policy](Self::details) admits. Outputs are scrubbed of credentials
+    /// either way.
     pub fn verbose(mut self, verbose: bool) -> Self {
         Arc::make_mut(&mut self.config).verbose = verbose;
+        self
+    }
+
+    /// Who sees details (default [`DetailsPolicy::Local`]: loopback callers, known by the
+    /// [`ClientAddr`] extension, and callers with the [token](Self::details_token)). Others
+    /// get the terse answer with the same status code.
+    pub fn details(mut self, policy: DetailsPolicy) -> Self {
+        Arc::make_mut(&mut self.config).details.policy = policy;
+        self
+    }
+
+    /// Under [`DetailsPolicy::Local`], also show details to requests carrying
+    /// `Authorization: Bearer <token>` (a dashboard, a debugging session through an ingress).
+    pub fn details_token(mut self, token: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.config).details.token = Some(token.into());
         self
     }
 
@@ -305,7 +325,7 @@ where
                 let fresh = self.inner.clone();
                 drop(std::mem::replace(&mut self.inner, fresh));
                 let (parts, _body) = req.into_parts();
-                request::answer(self.health.clone(), target, parts, self.config.verbose)
+                request::answer(self.health.clone(), target, parts, &self.config)
             }
         }
     }

@@ -10,7 +10,7 @@ use tower_service::Service;
 use vitals_core::{Health, Probe, RunOptions};
 
 use crate::{
-    ResponseFuture,
+    Config, ResponseFuture,
     answer::{Format, plain, render},
 };
 
@@ -35,7 +35,7 @@ pub(crate) fn answer<S: Service<Req>, Req>(
     health: Health,
     target: Target,
     parts: Parts,
-    verbose_default: bool,
+    config: &Config,
 ) -> ResponseFuture<S, Req> {
     let probe = target.probe;
     let head = match parts.method {
@@ -54,7 +54,8 @@ pub(crate) fn answer<S: Service<Req>, Req>(
         Err(message) => return ResponseFuture::ready(plain(StatusCode::BAD_REQUEST, &message)),
     };
     let format = negotiate(&parts.headers);
-    let verbose = verbose_default || query.verbose;
+    // Details only for the callers the policy admits; the status code is everyone's.
+    let verbose = (config.verbose || query.verbose) && config.details.allowed(&parts);
     // Terse and answerable from the cache: no report, no boxed future, static body bytes.
     if !verbose
         && query.exclude.is_empty()

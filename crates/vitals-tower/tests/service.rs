@@ -12,9 +12,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
+use tower::Layer as _;
 use tower::{ServiceBuilder, ServiceExt};
 use vitals_core::{Backoff, Check, CheckError, CheckOptions, Details, Health, Probe, async_trait};
-use vitals_tower::HealthLayer;
+use vitals_tower::{ClientAddr, DetailsPolicy, HealthLayer};
 
 struct Toggle {
     name: &'static str,
@@ -71,7 +72,11 @@ async fn send(
     uri: &str,
     accept: Option<&str>,
 ) -> (StatusCode, HeaderMap, String) {
-    let mut req = Request::builder().method(method).uri(uri);
+    // A caller on loopback, as `kubectl port-forward` or a curl inside the pod.
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .extension(ClientAddr("127.0.0.1:40000".parse().unwrap()));
     if let Some(accept) = accept {
         req = req.header("accept", accept);
     }
@@ -330,4 +335,63 @@ async fn streaming_bodies_and_trailers_pass_through() {
     let collected = res.into_body().collect().await.unwrap();
     assert_eq!(collected.trailers().unwrap()["grpc-status"], "0");
     assert_eq!(collected.to_bytes(), "one,two");
+}
+
+/// Details (every check's output) only for loopback callers or the token by default; others get
+/// the terse answer with the same status. `Always` and `Never` do what they say.
+#[tokio::test(start_paused = true)]
+async fn details_go_only_to_the_callers_the_policy_admits() {
+    let up = Arc::new(AtomicBool::new(false));
+    let ask = |svc: &_, from: &str, token: Option<&str>| {
+        let svc: &vitals_tower::HealthService<_> = svc;
+        let mut req = Request::get("/readyz?verbose").header("accept", "text/plain");
+        if !from.is_empty() {
+            req = req.extension(ClientAddr(from.parse().unwrap()));
+        }
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req.body(Full::<Bytes>::default()).unwrap();
+        let svc = svc.clone();
+        async move {
+            let res = svc.oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let layer = HealthLayer::new(registry(&up)).details_token("s3cret-token");
+    let local = layer.clone().layer(tower::service_fn(echo));
+    let terse = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "readyz check failed\n".to_owned(),
+    );
+    for from in ["10.0.0.7:5000", "[2001:db8::7]:5000", ""] {
+        assert_eq!(ask(&local, from, None).await, terse, "{from}");
+        assert_eq!(ask(&local, from, Some("wrong")).await, terse, "{from}");
+        let (status, body) = ask(&local, from, Some("s3cret-token")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.starts_with("[-]db failed"), "{from}: {body}");
+    }
+    for from in ["127.0.0.1:5000", "[::1]:5000", "[::ffff:127.0.0.1]:5000"] {
+        let (_, body) = ask(&local, from, None).await;
+        assert!(body.starts_with("[-]db failed"), "{from}: {body}");
+    }
+    let never = layer
+        .clone()
+        .details(DetailsPolicy::Never)
+        .layer(tower::service_fn(echo));
+    assert_eq!(
+        ask(&never, "127.0.0.1:1", Some("s3cret-token")).await,
+        terse
+    );
+    let always = layer
+        .details(DetailsPolicy::Always)
+        .layer(tower::service_fn(echo));
+    assert!(
+        ask(&always, "10.0.0.7:5000", None)
+            .await
+            .1
+            .starts_with("[-]db failed")
+    );
 }
