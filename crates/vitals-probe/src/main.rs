@@ -2,20 +2,42 @@
 //!
 //! ```text
 //! vitals-probe http://127.0.0.1:5000/readyz [--timeout 2s]
+//! vitals-probe https://127.0.0.1:5443/readyz
 //! vitals-probe grpc://127.0.0.1:50051 [--service NAME] [--timeout 2s]
 //! ```
+//!
+//! It judges an answer as the kubelet's `httpGet` and `grpc` probes do, so an exec probe and a
+//! native probe agree: any status from 200 to 399 is success; a redirect to the same host is
+//! followed (at most 10), a redirect to another host counts as success without being followed;
+//! `https://` does not verify the certificate (the kubelet's `scheme: HTTPS`); a gRPC probe
+//! succeeds on `SERVING` only.
 #![forbid(unsafe_code)]
+
+mod insecure;
 
 use std::{process::ExitCode, time::Duration};
 
 use bytes::Bytes;
+use http::{
+    Request, Uri,
+    header::{ACCEPT, LOCATION, USER_AGENT},
+};
 use http_body_util::Empty;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-const USAGE: &str = "usage: vitals-probe (http://HOST:PORT/PATH | grpc://HOST:PORT [--service NAME]) [--timeout DURATION]";
+const USAGE: &str = "usage: vitals-probe (http://HOST:PORT/PATH | https://HOST:PORT/PATH | grpc://HOST:PORT [--service NAME]) [--timeout DURATION]
+
+Exits 0 when the endpoint is serving, 1 when it is not (the reason on stderr), 2 on bad usage.
+HTTP(S): a status from 200 to 399 is serving, as for the kubelet; redirects to the same host
+are followed (at most 10), one to another host counts as serving; certificates are not
+verified. gRPC: grpc.health.v1 Check of --service (default \"\"), SERVING only.
+--timeout bounds the whole probe (default 2s).";
+
+/// How many redirects the kubelet follows before it gives up.
+const MAX_REDIRECTS: usize = 10;
 
 /// What to probe.
 #[derive(Debug, PartialEq)]
@@ -43,19 +65,20 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                         )
                     })?;
             }
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Err(HELP.to_owned()),
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other if target.is_none() => target = Some(other.to_owned()),
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
     let target = target.ok_or("missing the URL to probe")?;
-    if !(target.starts_with("http://") || target.starts_with("grpc://")) {
+    let http = target.starts_with("http://") || target.starts_with("https://");
+    if !(http || target.starts_with("grpc://")) {
         return Err(format!(
-            "unsupported URL {target:?}: expected http:// or grpc://"
+            "unsupported URL {target:?}: expected http://, https:// or grpc://"
         ));
     }
-    if target.starts_with("http://") && !service.is_empty() {
+    if http && !service.is_empty() {
         return Err("--service applies to grpc:// only".to_owned());
     }
     Ok(Args {
@@ -65,23 +88,74 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     })
 }
 
+/// A `--help` request: not an error, the usage goes to stdout.
+const HELP: &str = "\u{0}help";
+
+/// An HTTP(S) probe judged as the kubelet judges one.
 async fn probe_http(url: &str) -> Result<(), String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let response = client.get(uri).await.map_err(|e| {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(inner) = source {
-            message = format!("{message}: {inner}");
-            source = inner.source();
+    let mut uri: Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(insecure::client_config())
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client = Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);
+    for _ in 0..=MAX_REDIRECTS {
+        let request = Request::get(uri.clone())
+            .header(
+                USER_AGENT,
+                concat!("vitals-probe/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(ACCEPT, "*/*")
+            .body(Empty::new())
+            .map_err(|e| format!("invalid URL: {e}"))?;
+        let response = client.request(request).await.map_err(|e| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                message = format!("{message}: {inner}");
+                source = inner.source();
+            }
+            message
+        })?;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok());
+        match (status.as_u16(), location) {
+            (300..=399, Some(location)) => {
+                let next = resolve(&uri, location)?;
+                if next.host() != uri.host() {
+                    // The kubelet does not follow it either, and calls the probe a success.
+                    return Ok(());
+                }
+                uri = next;
+            }
+            (200..=399, _) => return Ok(()),
+            _ => return Err(format!("answered {status}")),
         }
-        message
-    })?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("answered {}", response.status()))
     }
+    Err(format!("stopped after {MAX_REDIRECTS} redirects"))
+}
+
+/// A `Location` resolved against the URL that answered it: absolute, or a path on the same
+/// host.
+fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
+    let invalid = |e: &dyn std::fmt::Display| format!("invalid redirect {location:?}: {e}");
+    let parsed: Uri = location.parse().map_err(|e| invalid(&e))?;
+    if parsed.scheme().is_some() {
+        return Ok(parsed);
+    }
+    let path = if location.starts_with('/') {
+        location.to_owned()
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
+        format!("{dir}/{location}")
+    };
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = Some(path.parse().map_err(|e| invalid(&e))?);
+    Uri::from_parts(parts).map_err(|e| invalid(&e))
 }
 
 async fn probe_grpc(url: &str, service: &str) -> Result<(), String> {
@@ -107,10 +181,12 @@ async fn probe_grpc(url: &str, service: &str) -> Result<(), String> {
 fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(args) => args,
+        Err(message) if message == HELP => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("vitals-probe: {message}");
-            }
+            eprintln!("vitals-probe: {message}");
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
@@ -175,6 +251,8 @@ mod tests {
                 timeout: Duration::from_millis(500)
             }
         );
+        assert!(args(&["https://x/readyz"]).is_ok());
+        assert_eq!(args(&["--help"]).unwrap_err(), HELP);
         for bad in [
             &[][..],
             &["ftp://x"],
@@ -185,5 +263,14 @@ mod tests {
         ] {
             assert!(args(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn redirects_resolve_against_the_url_that_answered() {
+        let base: Uri = "http://127.0.0.1:5000/health/readyz?x=1".parse().unwrap();
+        let at = |l: &str| resolve(&base, l).unwrap().to_string();
+        assert_eq!(at("/livez"), "http://127.0.0.1:5000/livez");
+        assert_eq!(at("ok"), "http://127.0.0.1:5000/health/ok");
+        assert_eq!(at("https://other:1/x"), "https://other:1/x");
     }
 }

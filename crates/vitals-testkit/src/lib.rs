@@ -23,4 +23,4 @@ pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
 pub use s3::{CredentialsEndpoint, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 pub use support::{CapturedLogs, Toggle};
-pub use tls::TestCa;
+pub use tls::{TestCa, TlsTerminator};

@@ -8,11 +8,8 @@ use std::{
 };
 
 use crate::{
-    TestCa,
-    process::{
-        free_port, require_binary, start_on_free_port, stop, temp_dir, try_wait_for_port,
-        wait_for_port,
-    },
+    TestCa, TlsTerminator,
+    process::{require_binary, start_on_free_port, stop, try_wait_for_port},
 };
 
 /// A MongoDB wire-compatible server (`jongodb`), optionally behind stunnel for TLS; killed on
@@ -21,15 +18,7 @@ pub struct MongoServer {
     binary: PathBuf,
     port: u16,
     child: Option<Child>,
-    tls: Option<Stunnel>,
-}
-
-/// stunnel terminating TLS on `port` and forwarding to the server.
-struct Stunnel {
-    port: u16,
-    ca: TestCa,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
+    tls: Option<TlsTerminator>,
 }
 
 impl MongoServer {
@@ -51,14 +40,7 @@ impl MongoServer {
     /// Starts a server with stunnel in front (a certificate from a fresh [`TestCa`]).
     pub fn start_tls() -> MongoServer {
         let mut server = MongoServer::start();
-        let mut tunnel = Stunnel {
-            port: free_port(60_000),
-            ca: TestCa::new(),
-            child: None,
-            dir: temp_dir("vitals-stunnel-"),
-        };
-        tunnel.spawn(server.port);
-        server.tls = Some(tunnel);
+        server.tls = Some(TlsTerminator::start(server.addr()));
         server
     }
 
@@ -108,7 +90,7 @@ impl MongoServer {
     /// The address clients use: stunnel's for a TLS server.
     pub fn client_addr(&self) -> SocketAddr {
         match &self.tls {
-            Some(tunnel) => SocketAddr::from(([127, 0, 0, 1], tunnel.port)),
+            Some(tunnel) => tunnel.addr(),
             None => self.addr(),
         }
     }
@@ -125,7 +107,7 @@ impl MongoServer {
 
     /// The TLS material, for a TLS server.
     pub fn ca(&self) -> Option<&TestCa> {
-        self.tls.as_ref().map(|t| &t.ca)
+        self.tls.as_ref().map(TlsTerminator::ca)
     }
 
     /// Kills the server (stunnel, if any, keeps running and fails to forward).
@@ -150,37 +132,5 @@ impl MongoServer {
 impl Drop for MongoServer {
     fn drop(&mut self) {
         self.stop();
-        if let Some(mut child) = self.tls.as_mut().and_then(|t| t.child.take()) {
-            stop(&mut child);
-        }
-    }
-}
-
-impl Stunnel {
-    fn spawn(&mut self, upstream: u16) {
-        let config = self.dir.path().join("stunnel.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "foreground = yes\npid =\ndebug = 3\n[mongo]\naccept = 127.0.0.1:{}\nconnect = 127.0.0.1:{upstream}\ncert = {}\nkey = {}\n",
-                self.port,
-                self.ca.cert_path().display(),
-                self.ca.key_path().display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(require_binary("stunnel4"))
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start stunnel4");
-        wait_for_port(
-            SocketAddr::from(([127, 0, 0, 1], self.port)),
-            &mut child,
-            "stunnel4",
-        );
-        self.child = Some(child);
     }
 }

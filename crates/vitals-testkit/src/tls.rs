@@ -81,3 +81,76 @@ impl Default for TestCa {
         TestCa::new()
     }
 }
+
+/// stunnel terminating TLS (a certificate for `localhost`/`127.0.0.1` from a fresh [`TestCa`])
+/// and forwarding to `upstream`; stopped on drop.
+pub struct TlsTerminator {
+    port: u16,
+    ca: TestCa,
+    child: Option<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsTerminator {
+    /// Starts stunnel on a free loopback port in front of `upstream`.
+    pub fn start(upstream: std::net::SocketAddr) -> TlsTerminator {
+        use crate::process::{free_port, require_binary, temp_dir, wait_for_port};
+        let dir = temp_dir("vitals-stunnel-");
+        let ca = TestCa::new();
+        let port = free_port(60_000);
+        let config = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "foreground = yes\npid =\ndebug = 3\n[tls]\naccept = 127.0.0.1:{port}\nconnect = {upstream}\ncert = {}\nkey = {}\n",
+                ca.cert_path().display(),
+                ca.key_path().display()
+            ),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(require_binary("stunnel4"))
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start stunnel4");
+        wait_for_port(
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            &mut child,
+            "stunnel4",
+        );
+        TlsTerminator {
+            port,
+            ca,
+            child: Some(child),
+            _dir: dir,
+        }
+    }
+
+    /// Where clients connect (TLS).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The CA that signed its certificate.
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
+    }
+}
+
+impl std::fmt::Debug for TlsTerminator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTerminator")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl Drop for TlsTerminator {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            crate::process::stop(&mut child);
+        }
+    }
+}
