@@ -41,6 +41,10 @@ use vitals::{Health, Probe, tower::ClientAddr};
 use vitals_env::EnvConfig;
 use vitals_tonic::GrpcHealth;
 
+/// After the shutdown delay, how long in-flight requests may take to finish. A pod's
+/// `terminationGracePeriodSeconds` must hold `SHUTDOWN_DELAY_MS` and this.
+const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -103,6 +107,11 @@ async fn main() -> ExitCode {
     let local = listener
         .local_addr()
         .expect("a bound listener has an address");
+    tracing::info!(
+        shutdown_delay_ms = config.shutdown_delay.as_millis() as u64,
+        drain_ms = IN_FLIGHT_DRAIN.as_millis() as u64,
+        "on SIGTERM: readiness fails for shutdown_delay_ms, then in-flight requests get up to drain_ms"
+    );
     tracing::info!("listening on {local}");
 
     // hyper-util serves HTTP/1.1 and HTTP/2; GracefulShutdown lets in-flight requests finish.
@@ -137,10 +146,13 @@ async fn main() -> ExitCode {
         });
     }
     drop(listener);
-    match tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await {
+    match tokio::time::timeout(IN_FLIGHT_DRAIN, graceful.shutdown()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => {
-            eprintln!("in-flight requests did not finish within 30 s");
+            eprintln!(
+                "in-flight requests did not finish within {} s",
+                IN_FLIGHT_DRAIN.as_secs()
+            );
             ExitCode::FAILURE
         }
     }

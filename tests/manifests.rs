@@ -106,21 +106,7 @@ async fn the_http_deployment_matches_the_server() {
     assert_eq!(server.ports, [5000]);
     assert!(server.http_probes.iter().all(|(_, port)| *port == 5000));
     assert_eq!(default_port("server").await, 5000);
-    let startup_timings = YamlLoader::load_from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/deployment.yaml"),
-        )
-        .unwrap(),
-    )
-    .unwrap()[0]["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
-        .clone();
-    assert_eq!(
-        (
-            startup_timings["periodSeconds"].as_i64(),
-            startup_timings["failureThreshold"].as_i64()
-        ),
-        (Some(5), Some(60))
-    );
+    // The probe timings: the_manifests_timings_add_up_under_the_timing_rule.
 
     // Every probe path is served (no backends configured: every probe passes).
     let (mut child, addr, _log) = start_example("server", &[]).await;
@@ -225,4 +211,181 @@ fn the_service_account_carries_an_irsa_role() {
         deployment["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
         doc["metadata"]["name"].as_str()
     );
+}
+
+/// The Python tools of the test virtualenv (`scripts/install-test-deps`).
+fn python(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("vitals-test-python")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("vitals-test-python (scripts/install-test-deps installs it)")
+}
+
+fn manifest_files() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with(".checkov.yaml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every manifest is valid for the Kubernetes versions EKS runs (strict: no unknown field).
+#[test]
+fn the_manifests_are_valid_kubernetes() {
+    for version in ["1.30", "1.33", "1.37"] {
+        let mut args = vec![
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--quiet",
+            "-k",
+            version,
+        ];
+        let files = manifest_files();
+        args.extend(files.iter().map(String::as_str));
+        let out = python(&args);
+        assert!(
+            out.status.success(),
+            "kubernetes-validate {version}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// checkov finds nothing but what deploy/kubernetes/.checkov.yaml skips, each with its reason.
+#[test]
+fn checkov_passes_the_manifests() {
+    let out = python(&[
+        "-m",
+        "checkov.main",
+        "-d",
+        "deploy/kubernetes",
+        "--config-file",
+        "deploy/kubernetes/.checkov.yaml",
+        "--compact",
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Failed checks: 0"),
+        "checkov: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/.checkov.yaml"),
+    )
+    .unwrap();
+    for line in config
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- CKV"))
+    {
+        let before = config.split(line).next().unwrap().trim_end();
+        assert!(
+            before
+                .lines()
+                .last()
+                .is_some_and(|l| l.trim_start().starts_with('#')),
+            "{line} is skipped without a reason above it"
+        );
+    }
+}
+
+/// The manifests' probe timings hold under the engine's timing rule, computed by the server
+/// itself from the env each manifest sets: the startup window covers a whole run of retries
+/// (a dependency slow to come up is waited for, not restarted away), each probe's timeout
+/// covers the 250 ms answer bound, and the grace period covers the shutdown delay and the
+/// in-flight drain.
+#[tokio::test]
+async fn the_manifests_timings_add_up_under_the_timing_rule() {
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let field = |line: &str, key: &str| -> u64 {
+        let rest = line.split(&format!(" {key}=")).nth(1).unwrap();
+        rest.split(' ').next().unwrap().parse().unwrap()
+    };
+    for file in ["deployment.yaml", "deployment-grpc.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/kubernetes")
+            .join(file);
+        let doc = &YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap()[0];
+        let pod = &doc["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let [server] = &containers(file)[..] else {
+            panic!("one container")
+        };
+        // The manifest's literal values, and loopback stand-ins for its secrets.
+        let mongo = format!("mongodb://{refused}/?directConnection=true");
+        let redis = format!("redis://{refused}");
+        let mut env: Vec<(&str, &str)> = server
+            .env
+            .iter()
+            .filter(|(k, _)| k != "PORT")
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?)))
+            .collect();
+        env.extend([
+            ("MONGO_URI", mongo.as_str()),
+            ("REDIS_URI", redis.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]);
+        let (mut child, _addr, mut log) = start_example("server", &env).await;
+        common::wait_for_log(&mut log, "health checks ready").await;
+        child.kill().await.unwrap();
+        let mut lines = Vec::new();
+        while let Ok(line) = log.try_recv() {
+            lines.push(line);
+        }
+        let budgets: Vec<u64> = lines
+            .iter()
+            .filter(|l| l.contains("check timing"))
+            .map(|l| field(l, "budget_ms"))
+            .collect();
+        assert!(!budgets.is_empty(), "{file}: no check timing logged");
+        let longest_run_ms = *budgets.iter().max().unwrap();
+        let shutdown = lines
+            .iter()
+            .find(|l| l.contains("on SIGTERM"))
+            .expect("the server logs its shutdown timing");
+        let drain_ms = field(shutdown, "shutdown_delay_ms") + field(shutdown, "drain_ms");
+
+        let seconds = |probe: &Yaml, key: &str, default: i64| {
+            probe[key].as_i64().unwrap_or(default) as u64 * 1000
+        };
+        let startup = &container["startupProbe"];
+        let startup_window_ms = seconds(startup, "initialDelaySeconds", 0)
+            + seconds(startup, "periodSeconds", 10)
+                * startup["failureThreshold"].as_i64().unwrap_or(3) as u64;
+        assert!(
+            startup_window_ms >= longest_run_ms,
+            "{file}: the startup window ({startup_window_ms} ms) is shorter than one run of every retry ({longest_run_ms} ms)"
+        );
+        for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            let timeout_ms = seconds(&container[probe], "timeoutSeconds", 1);
+            assert!(
+                timeout_ms >= 4 * 250,
+                "{file}: {probe} timeoutSeconds leaves no room for the 250 ms answer bound"
+            );
+        }
+        let grace_ms = seconds(pod, "terminationGracePeriodSeconds", 30);
+        assert!(
+            grace_ms >= drain_ms,
+            "{file}: terminationGracePeriodSeconds ({grace_ms} ms) < shutdown delay + drain ({drain_ms} ms)"
+        );
+        let readiness = &container["readinessProbe"];
+        let unready_after_ms = longest_run_ms
+            + seconds(readiness, "periodSeconds", 10)
+                * readiness["failureThreshold"].as_i64().unwrap_or(3) as u64;
+        eprintln!(
+            "{file}: startup window {startup_window_ms} ms >= longest run {longest_run_ms} ms; \
+             a dependency that stops answering takes the pod out of the Service within \
+             {unready_after_ms} ms; grace {grace_ms} ms >= {drain_ms} ms"
+        );
+    }
 }
