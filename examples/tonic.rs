@@ -93,10 +93,14 @@ async fn main() {
     };
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "50051".into());
-    // All interfaces: the kubelet probes the pod's IP.
-    let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
-        .await
-        .expect("bind");
+    // All interfaces, IPv6 and (mapped) IPv4, where the kernel allows both on one socket (Linux
+    // does by default): the kubelet probes the pod's IP, whichever family the cluster uses.
+    let listener = match tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+            .await
+            .expect("bind"),
+    };
     tracing::info!("listening on {}", listener.local_addr().unwrap());
 
     let drain = health.clone();
