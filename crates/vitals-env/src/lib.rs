@@ -47,6 +47,13 @@ pub use variables::{VARIABLES, Variable, markdown_table};
 use parse::Reader;
 use variables as var;
 
+/// The deployment guide's lifecycle rule of the tmp bucket: objects expire after 7 days. The
+/// deep storage check expects it, and deploy/terraform creates it (a test ties the two).
+pub const TMP_EXPIRATION_DAYS: i32 = 7;
+
+/// The method the static bucket's CORS rule must allow (the guide's browser downloads).
+pub const STATIC_CORS_METHOD: &str = "GET";
+
 /// The largest retry count accepted.
 const MAX_RETRIES: u64 = 1_000;
 
@@ -78,6 +85,8 @@ pub struct EnvConfig {
     /// `SHUTDOWN_DELAY_MS`.
     pub shutdown_delay: Duration,
     checks: Vec<Arc<dyn Check>>,
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE`, when storage is checked (IRSA).
+    web_identity_token_file: Option<String>,
 }
 
 impl fmt::Debug for EnvConfig {
@@ -147,6 +156,7 @@ impl EnvConfig {
         let metrics = env.boolean(&var::METRICS)?.unwrap_or(true);
         let shutdown_delay = env.millis(&var::SHUTDOWN_DELAY, 0)?.unwrap_or_default();
         let checks = checks(&mut env)?;
+        let web_identity_token_file = env.raw_named(variables::AWS_WEB_IDENTITY_TOKEN_FILE);
         Ok(EnvConfig {
             port,
             listen_address,
@@ -161,6 +171,7 @@ impl EnvConfig {
             metrics,
             shutdown_delay,
             checks,
+            web_identity_token_file,
         })
     }
 
@@ -251,6 +262,17 @@ impl EnvConfig {
                     "check configured"
                 );
             }
+        }
+        // IRSA's token is read by the AWS SDK at the first check; its error would not say which
+        // file is missing, so say it now.
+        if let Some(path) = &self.web_identity_token_file
+            && let Err(err) = std::fs::File::open(path)
+        {
+            tracing::warn!(
+                "{}={path} cannot be read ({err}): the pod's IAM role (IRSA) will not work; \
+                 is the service account annotated with eks.amazonaws.com/role-arn?",
+                variables::AWS_WEB_IDENTITY_TOKEN_FILE
+            );
         }
         let ms = |d: Duration| d.as_millis() as u64;
         tracing::info!(
@@ -401,7 +423,7 @@ fn checks<L: FnMut(&str) -> Option<String>>(
         if deep {
             for (variable, bucket) in &buckets {
                 if variable.name == var::TMP_BUCKET.name {
-                    builder = builder.expect_expiration_rule(bucket.trim());
+                    builder = builder.expect_expiration_after(bucket.trim(), TMP_EXPIRATION_DAYS);
                 } else if variable.name == var::STATIC_BUCKET.name {
                     builder = builder.expect_cors_get(bucket.trim());
                 }

@@ -120,7 +120,7 @@ pub const STATIC_BUCKET: Variable = guide(
 pub const STORAGE_DEEP_CHECK: Variable = own(
     "STORAGE_DEEP_CHECK",
     "false",
-    "`true` also checks the tmp bucket's expiration rule and the static bucket's GET CORS rule (drift warns)",
+    "`true` also checks the tmp bucket's 7-day expiration rule and the static bucket's GET CORS rule (drift warns)",
 );
 /// `S3_FORCE_PATH_STYLE`.
 pub const S3_FORCE_PATH_STYLE: Variable = own(
@@ -214,6 +214,10 @@ pub const VARIABLES: &[Variable] = &[
     METRICS,
     SHUTDOWN_DELAY,
 ];
+
+/// The AWS SDK's variable naming the IRSA web-identity token file: read only to warn at startup
+/// when the file cannot be read (the SDK's own error does not name it).
+pub const AWS_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
 
 /// The AWS SDK's own variables whose values are secrets: read only to scrub them from outputs.
 pub const AWS_SECRET_VARIABLES: [&str; 2] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];

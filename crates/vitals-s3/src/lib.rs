@@ -46,7 +46,8 @@ pub struct BucketCheck {
     buckets: Vec<String>,
     source: Source,
     timeout: Duration,
-    expiration_rules: Vec<String>,
+    /// Buckets whose lifecycle must expire objects, after this many days if given.
+    expiration_rules: Vec<(String, Option<i32>)>,
     cors_get: Vec<String>,
 }
 
@@ -125,10 +126,19 @@ impl BucketCheckBuilder {
         self
     }
 
-    /// Deep check: `bucket` must have an enabled lifecycle rule with an expiration (the guide's
-    /// 7-day cleanup of the tmp bucket). Drift reports `warn`.
+    /// Deep check: `bucket` must have an enabled lifecycle rule with an expiration. Drift
+    /// reports `warn`.
     pub fn expect_expiration_rule(mut self, bucket: impl Into<String>) -> Self {
-        self.check.expiration_rules.push(bucket.into());
+        self.check.expiration_rules.push((bucket.into(), None));
+        self
+    }
+
+    /// Deep check: `bucket` must have an enabled lifecycle rule expiring objects after exactly
+    /// `days` days (the guide's 7-day cleanup of the tmp bucket). Drift reports `warn`.
+    pub fn expect_expiration_after(mut self, bucket: impl Into<String>, days: i32) -> Self {
+        self.check
+            .expiration_rules
+            .push((bucket.into(), Some(days)));
         self
     }
 
@@ -150,7 +160,7 @@ impl BucketCheckBuilder {
         for bucket in check
             .buckets
             .iter()
-            .chain(&check.expiration_rules)
+            .chain(check.expiration_rules.iter().map(|(bucket, _)| bucket))
             .chain(&check.cors_get)
         {
             check_bucket_name(bucket).map_err(|why| {
@@ -352,7 +362,7 @@ async fn head(client: Client, bucket: String) -> Result<(), CheckError> {
 }
 
 /// The deep check of one bucket: `None` when it conforms, else what drifted.
-async fn drift_expiration(client: &Client, bucket: &str) -> Option<String> {
+async fn drift_expiration(client: &Client, bucket: &str, days: Option<i32>) -> Option<String> {
     match client
         .get_bucket_lifecycle_configuration()
         .bucket(bucket)
@@ -360,21 +370,47 @@ async fn drift_expiration(client: &Client, bucket: &str) -> Option<String> {
         .await
     {
         Ok(out) => {
-            let has_rule = out.rules().iter().any(|rule| {
-                rule.status() == &ExpirationStatus::Enabled
-                    && rule
-                        .expiration()
-                        .is_some_and(|e| e.days().is_some() || e.date().is_some())
-            });
-            (!has_rule).then(|| {
-                format!("bucket {bucket} has no enabled lifecycle rule with an expiration")
-            })
+            let expiring: Vec<Option<i32>> = out
+                .rules()
+                .iter()
+                .filter(|rule| rule.status() == &ExpirationStatus::Enabled)
+                .filter_map(|rule| rule.expiration())
+                .filter(|e| e.days().is_some() || e.date().is_some())
+                .map(|e| e.days())
+                .collect();
+            match (days, expiring.as_slice()) {
+                (_, []) => Some(format!(
+                    "bucket {bucket} has no enabled lifecycle rule with an expiration"
+                )),
+                (Some(days), found) if !found.contains(&Some(days)) => {
+                    let found: Vec<String> = found
+                        .iter()
+                        .map(|d| d.map_or("a date".to_owned(), |d| format!("{d} days")))
+                        .collect();
+                    Some(format!(
+                        "bucket {bucket} expires objects after {}, expected {days} days",
+                        found.join(" or ")
+                    ))
+                }
+                _ => None,
+            }
         }
+        Err(e) if is_missing_configuration(&e) => Some(format!(
+            "bucket {bucket} has no lifecycle configuration (expected an expiration rule)"
+        )),
         Err(e) => Some(format!(
             "cannot read the lifecycle configuration of bucket {bucket}: {}",
             describe(bucket, "GetBucketLifecycleConfiguration", &e).message()
         )),
     }
+}
+
+/// S3 answers 404 `NoSuchLifecycleConfiguration` / `NoSuchCORSConfiguration` for a bucket that
+/// has none: drift, not an error reading it.
+fn is_missing_configuration<E>(
+    error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    matches!(error, SdkError::ServiceError(service) if service.raw().status().as_u16() == 404)
 }
 
 async fn drift_cors(client: &Client, bucket: &str) -> Option<String> {
@@ -387,6 +423,9 @@ async fn drift_cors(client: &Client, bucket: &str) -> Option<String> {
             });
             (!allows_get).then(|| format!("bucket {bucket} has no CORS rule allowing GET"))
         }
+        Err(e) if is_missing_configuration(&e) => Some(format!(
+            "bucket {bucket} has no CORS configuration (expected a rule allowing GET)"
+        )),
         Err(e) => Some(format!(
             "cannot read the CORS configuration of bucket {bucket}: {}",
             describe(bucket, "GetBucketCors", &e).message()
@@ -453,8 +492,8 @@ impl Check for BucketCheck {
             client.config().region().map_or("unset", |r| r.as_ref()),
         );
         let mut drift = Vec::new();
-        for bucket in &self.expiration_rules {
-            drift.extend(drift_expiration(&client, bucket).await);
+        for (bucket, days) in &self.expiration_rules {
+            drift.extend(drift_expiration(&client, bucket, *days).await);
         }
         for bucket in &self.cors_get {
             drift.extend(drift_cors(&client, bucket).await);

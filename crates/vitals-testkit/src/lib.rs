@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod mongo;
+mod moto;
 mod process;
 mod proxy;
 mod redis;
@@ -18,6 +19,7 @@ mod support;
 mod tls;
 
 pub use mongo::MongoServer;
+pub use moto::MotoServer;
 pub use process::{free_port, require_binary, wait_for_port};
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
