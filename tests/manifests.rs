@@ -213,13 +213,8 @@ fn the_service_account_carries_an_irsa_role() {
     );
 }
 
-/// The Python tools of the test virtualenv (`scripts/install-test-deps`).
 fn python(args: &[&str]) -> std::process::Output {
-    std::process::Command::new("vitals-test-python")
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("vitals-test-python (scripts/install-test-deps installs it)")
+    common::python(args)
 }
 
 fn manifest_files() -> Vec<String> {
@@ -261,39 +256,7 @@ fn the_manifests_are_valid_kubernetes() {
 /// checkov finds nothing but what deploy/kubernetes/.checkov.yaml skips, each with its reason.
 #[test]
 fn checkov_passes_the_manifests() {
-    let out = python(&[
-        "-m",
-        "checkov.main",
-        "-d",
-        "deploy/kubernetes",
-        "--config-file",
-        "deploy/kubernetes/.checkov.yaml",
-        "--compact",
-        "--quiet",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("Failed checks: 0"),
-        "checkov: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/.checkov.yaml"),
-    )
-    .unwrap();
-    for line in config
-        .lines()
-        .filter(|l| l.trim_start().starts_with("- CKV"))
-    {
-        let before = config.split(line).next().unwrap().trim_end();
-        assert!(
-            before
-                .lines()
-                .last()
-                .is_some_and(|l| l.trim_start().starts_with('#')),
-            "{line} is skipped without a reason above it"
-        );
-    }
+    common::checkov("deploy/kubernetes");
 }
 
 /// The manifests' probe timings hold under the engine's timing rule, computed by the server

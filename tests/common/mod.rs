@@ -231,3 +231,53 @@ pub async fn poll_until(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs the test virtualenv's Python (`scripts/install-test-deps`) in the repository root.
+pub fn python(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("vitals-test-python")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("vitals-test-python (scripts/install-test-deps installs it)")
+}
+
+/// checkov over `dir` with `dir/.checkov.yaml`: no failed check, and every skipped check has
+/// a comment with its reason right above it.
+pub fn checkov(dir: &str) {
+    let config = format!("{dir}/.checkov.yaml");
+    let out = python(&[
+        "-m",
+        "checkov.main",
+        "-d",
+        dir,
+        "--config-file",
+        &config,
+        "--compact",
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Failed checks: 0"),
+        "checkov {dir}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&config))
+            .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("- CKV") {
+            let reason = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    l.trim_start().starts_with('#') || l.trim_start().starts_with("- CKV")
+                })
+                .any(|l| l.trim_start().starts_with('#'));
+            assert!(
+                reason,
+                "{config}: {line} is skipped without a reason above it"
+            );
+        }
+    }
+}
