@@ -382,10 +382,25 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     let mut checks: Vec<Arc<dyn Check>> = Vec::new();
 
     let selection = env.millis(&var::MONGO_SERVER_SELECTION_TIMEOUT, 1)?;
+    let documentdb = env
+        .parsed(
+            &var::MONGO_DOCUMENTDB,
+            "auto, true or false",
+            |raw| match raw.to_ascii_lowercase().as_str() {
+                "auto" => Some(None),
+                "true" => Some(Some(true)),
+                "false" => Some(Some(false)),
+                _ => None,
+            },
+        )?
+        .flatten();
     let mongo = env.built(&var::MONGO_URI, "a MongoDB connection string", |uri| {
         let mut builder = vitals_mongodb::MongoCheck::builder(uri);
         if let Some(timeout) = selection {
             builder = builder.server_selection_timeout(timeout);
+        }
+        if let Some(documentdb) = documentdb {
+            builder = builder.documentdb(documentdb);
         }
         builder.build()
     })?;

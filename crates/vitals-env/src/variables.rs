@@ -74,6 +74,12 @@ pub const MONGO_SERVER_SELECTION_TIMEOUT: Variable = guide(
     "30000",
     "the driver's server selection timeout in ms",
 );
+/// `MONGO_DOCUMENTDB`.
+pub const MONGO_DOCUMENTDB: Variable = own(
+    "MONGO_DOCUMENTDB",
+    "auto",
+    "whether `MONGO_URI` is Amazon DocumentDB (probed with `hello`, warns with the guide's caveat): `auto` (by host name), `true` or `false`",
+);
 /// `REDIS_URI`.
 pub const REDIS_URI: Variable = guide(
     "REDIS_URI",
@@ -194,6 +200,7 @@ pub const VARIABLES: &[Variable] = &[
     NON_CRITICAL,
     MONGO_URI,
     MONGO_SERVER_SELECTION_TIMEOUT,
+    MONGO_DOCUMENTDB,
     REDIS_URI,
     REDIS_CONNECT_TIMEOUT,
     REDIS_COMMAND_TIMEOUT,

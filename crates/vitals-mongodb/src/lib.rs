@@ -25,7 +25,7 @@ use mongodb::{
     Client,
     bson::{Document, doc},
     error::{Error, ErrorKind},
-    options::{ClientOptions, ConnectionString},
+    options::{ClientOptions, ConnectionString, HostInfo, ServerAddress},
 };
 use vitals_core::{
     Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, async_trait,
@@ -45,6 +45,8 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(5_000);
 pub struct MongoCheck {
     settings: CheckSettings,
     target: Target,
+    /// `Some(caveat)` on Amazon DocumentDB: probed with `hello`, reported `warn` with it.
+    documentdb: Option<String>,
 }
 
 enum Target {
@@ -78,6 +80,7 @@ pub struct MongoCheckBuilder {
     settings: CheckSettings,
     selection_timeout: Duration,
     command_timeout: Duration,
+    documentdb: Option<bool>,
 }
 
 impl fmt::Debug for MongoCheckBuilder {
@@ -137,6 +140,16 @@ impl MongoCheckBuilder {
         self
     }
 
+    /// Whether the server is Amazon DocumentDB. Unset, it is detected from the connection
+    /// string's hosts (`*.docdb.amazonaws.com`, `*.docdb-elastic.amazonaws.com`, as the
+    /// official drivers detect it); set it for a cluster behind a DNS alias, or for a client.
+    /// On DocumentDB the check probes with `hello`, reports `engine: documentdb`, and warns
+    /// with the deployment guide's compatibility caveat.
+    pub fn documentdb(mut self, documentdb: bool) -> Self {
+        self.documentdb = Some(documentdb);
+        self
+    }
+
     /// Validates the connection string (no connection or DNS lookup is made yet).
     pub fn build(self) -> Result<MongoCheck, InvalidConfig> {
         let mut settings = self.settings;
@@ -145,6 +158,10 @@ impl MongoCheckBuilder {
                 return Ok(MongoCheck {
                     settings,
                     target: Target::Client(client),
+                    documentdb: self
+                        .documentdb
+                        .unwrap_or(false)
+                        .then(|| documentdb_caveat(None)),
                 });
             }
             Source::Uri(uri) => uri,
@@ -163,8 +180,13 @@ impl MongoCheckBuilder {
         {
             settings.add_secret(password);
         }
+        let documentdb = self
+            .documentdb
+            .unwrap_or_else(|| is_documentdb(&connection_string))
+            .then(|| documentdb_caveat(connection_string.retry_writes));
         Ok(MongoCheck {
             settings,
+            documentdb,
             target: Target::Uri {
                 // A serverSelectionTimeoutMS in the URI wins over the builder's.
                 selection_timeout: connection_string
@@ -196,6 +218,7 @@ impl MongoCheck {
             settings: CheckSettings::new("mongo", "mongo"),
             selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            documentdb: None,
         }
     }
 
@@ -217,9 +240,13 @@ impl MongoCheck {
 }
 
 /// Pings, with a second ping when a pooled connection turned out dead, within `limit`.
-async fn ping_bounded(client: &Client, limit: Option<Duration>) -> Result<(), CheckError> {
+async fn ping_bounded(
+    client: &Client,
+    command: &str,
+    limit: Option<Duration>,
+) -> Result<(), CheckError> {
     let pinged = async {
-        let first = ping(client).await.err()?;
+        let first = ping(client, command).await.err()?;
         // A pooled connection that died answers the first ping with an I/O error; the pool
         // is cleared, so a second ping goes through server selection and tells the truth.
         let retry = matches!(
@@ -227,7 +254,7 @@ async fn ping_bounded(client: &Client, limit: Option<Duration>) -> Result<(), Ch
             ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. }
         );
         if retry {
-            ping(client).await.err()
+            ping(client, command).await.err()
         } else {
             Some(first)
         }
@@ -236,23 +263,58 @@ async fn ping_bounded(client: &Client, limit: Option<Duration>) -> Result<(), Ch
         None => pinged.await,
         Some(limit) => tokio::time::timeout(limit, pinged).await.map_err(|_| {
             CheckError::new(format!(
-                "ping: no answer within {} ms (server selection and the command's own timeout)",
+                "{command}: no answer within {} ms (server selection and the command's own timeout)",
                 limit.as_millis()
             ))
         })?,
     };
     match error {
         None => Ok(()),
-        Some(error) => Err(describe("ping", &error)),
+        Some(error) => Err(describe(command, &error)),
     }
 }
 
-async fn ping(client: &Client) -> Result<(), Error> {
+/// `ping` (MongoDB) or `hello` (DocumentDB documents it) against `admin`.
+async fn ping(client: &Client, command: &str) -> Result<(), Error> {
     client
         .database("admin")
-        .run_command(doc! { "ping": 1 })
+        .run_command(doc! { command: 1 })
         .await
         .map(drop)
+}
+
+/// Host suffixes of Amazon DocumentDB, as the official drivers detect it.
+const DOCUMENTDB_SUFFIXES: [&str; 2] = [".docdb.amazonaws.com", ".docdb-elastic.amazonaws.com"];
+
+fn is_documentdb(connection_string: &ConnectionString) -> bool {
+    let on_documentdb = |host: &str| {
+        DOCUMENTDB_SUFFIXES
+            .iter()
+            .any(|s| host.to_ascii_lowercase().ends_with(s))
+    };
+    match &connection_string.host_info {
+        HostInfo::DnsRecord(host) => on_documentdb(host),
+        HostInfo::HostIdentifiers(hosts) => hosts.iter().any(|address| match address {
+            ServerAddress::Tcp { host, .. } => on_documentdb(host),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+/// The deployment guide's caveat, and retryable writes' engine requirement when the
+/// connection string leaves them on.
+fn documentdb_caveat(retry_writes: Option<bool>) -> String {
+    let mut caveat = "Amazon DocumentDB is not fully MongoDB-compatible: the deployment guide \
+        recommends MongoDB (self-hosted or Atlas) and warns of edge cases"
+        .to_owned();
+    if retry_writes != Some(false) {
+        caveat.push_str(
+            "; retryable writes need DocumentDB engine 8.0.2 or later: add retryWrites=false \
+             to the connection string on older engines",
+        );
+    }
+    caveat
 }
 
 /// The message of a driver error, without the driver's labels.
@@ -355,6 +417,25 @@ fn topology(hello: &Document) -> String {
     }
 }
 
+impl MongoCheck {
+    /// The command that probes the server.
+    fn command(&self) -> &'static str {
+        if self.documentdb.is_some() {
+            "hello"
+        } else {
+            "ping"
+        }
+    }
+
+    /// The engine in the details; on DocumentDB, the caveat as the result's warning.
+    fn engine(&self, details: Details) -> Details {
+        match &self.documentdb {
+            Some(caveat) => details.with("engine", "documentdb").warning(caveat.clone()),
+            None => details.with("engine", "mongodb"),
+        }
+    }
+}
+
 #[async_trait]
 impl Check for MongoCheck {
     fn name(&self) -> &str {
@@ -386,8 +467,8 @@ impl Check for MongoCheck {
             Target::Client(client) => {
                 // The application's own client: its own timeouts apply, and the registry's
                 // attempt timeout bounds the rest.
-                ping_bounded(client, None).await?;
-                Ok(details(client, DEFAULT_COMMAND_TIMEOUT).await)
+                ping_bounded(client, self.command(), None).await?;
+                Ok(self.engine(details(client, DEFAULT_COMMAND_TIMEOUT).await))
             }
             Target::Uri {
                 connection_string,
@@ -403,10 +484,11 @@ impl Check for MongoCheck {
                         || MongoCheck::connect(connection_string, *selection_timeout),
                     )
                     .await?;
-                ping_bounded(&client, Some(*selection_timeout + *command_timeout)).await?;
+                let limit = Some(*selection_timeout + *command_timeout);
+                ping_bounded(&client, self.command(), limit).await?;
                 let details = details(&client, *command_timeout).await;
                 client.keep();
-                Ok(details)
+                Ok(self.engine(details))
             }
         }
     }
@@ -414,7 +496,25 @@ impl Check for MongoCheck {
 
 #[cfg(test)]
 mod tests {
-    use super::selection_summary;
+    use super::{ConnectionString, documentdb_caveat, is_documentdb, selection_summary};
+
+    #[test]
+    fn documentdb_is_recognised_by_its_host_names() {
+        let detect = |uri: &str| is_documentdb(&ConnectionString::parse(uri).unwrap());
+        assert!(detect(
+            "mongodb://u:p@app.cluster-abc.us-east-1.docdb.amazonaws.com:27017/?tls=true"
+        ));
+        assert!(detect(
+            "mongodb+srv://u:p@app-123.us-east-1.docdb-elastic.amazonaws.com/"
+        ));
+        assert!(detect(
+            "mongodb://a.example.com,B.CLUSTER-X.EU-WEST-1.DOCDB.AMAZONAWS.COM/"
+        ));
+        assert!(!detect("mongodb+srv://u:p@cluster0.abcde.mongodb.net/app"));
+        assert!(!detect("mongodb://docdb.amazonaws.com.example.com/"));
+        assert!(documentdb_caveat(None).contains("retryWrites=false"));
+        assert!(!documentdb_caveat(Some(false)).contains("retryWrites"));
+    }
 
     #[test]
     fn a_selection_timeout_is_condensed_to_each_servers_error() {

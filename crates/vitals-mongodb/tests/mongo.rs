@@ -165,3 +165,47 @@ fn a_bad_connection_string_is_refused_without_echoing_the_password() {
         .unwrap();
     assert_eq!(check.attempt_timeout(), Some(Duration::from_secs(3)));
 }
+
+/// DocumentDB behind a DNS alias (here: the wire-compatible test server, with the override
+/// on): probed with `hello`, reported as `engine: documentdb`, and `warn` with the guide's
+/// caveat, plus the retryable-writes note unless the URI turns them off.
+#[tokio::test]
+async fn documentdb_warns_with_the_guides_caveat() {
+    let server = MongoServer::start();
+    let check = MongoCheck::builder(server.uri())
+        .documentdb(true)
+        .build()
+        .unwrap();
+    let details = check.check().await.unwrap();
+    assert_eq!(details.fields()["engine"], "documentdb");
+    let warning = details.warning_message().unwrap();
+    assert!(
+        warning.contains("not fully MongoDB-compatible"),
+        "{warning}"
+    );
+    assert!(warning.contains("retryWrites=false"), "{warning}");
+
+    let without_retries = format!("{}&retryWrites=false", server.uri());
+    let check = MongoCheck::builder(without_retries)
+        .documentdb(true)
+        .build()
+        .unwrap();
+    let health = Health::builder().check(check).build();
+    let report = health.check(Probe::Readiness).await;
+    let entry = report.check("mongo").unwrap();
+    assert_eq!(entry.status, CheckStatus::Warn);
+    assert!(!entry.output.as_deref().unwrap().contains("retryWrites"));
+    // Plain MongoDB says so, and passes.
+    let details = check_plain(&server).await;
+    assert_eq!(details.fields()["engine"], "mongodb");
+    assert!(details.warning_message().is_none());
+}
+
+async fn check_plain(server: &MongoServer) -> vitals_core::Details {
+    MongoCheck::builder(server.uri())
+        .build()
+        .unwrap()
+        .check()
+        .await
+        .unwrap()
+}
