@@ -54,6 +54,10 @@ pub const TMP_EXPIRATION_DAYS: i32 = 7;
 /// The method the static bucket's CORS rule must allow (the guide's browser downloads).
 pub const STATIC_CORS_METHOD: &str = "GET";
 
+/// Unset variables read their default from [`VARIABLES`], through the same parser: the
+/// documented default is the only one.
+const DEFAULTED: &str = "VARIABLES gives this variable a default";
+
 /// The largest retry count accepted.
 const MAX_RETRIES: u64 = 1_000;
 
@@ -123,8 +127,8 @@ impl EnvConfig {
         let mut env = Reader::new(lookup);
         let port = env
             .whole_number(&var::PORT, 0..=u16::MAX.into(), "a port number")?
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(5000);
+            .map(|p| u16::try_from(p).expect("at most u16::MAX"))
+            .expect(DEFAULTED);
         let listen_address = env.parsed(
             &var::LISTEN_ADDRESS,
             "an IP address such as 0.0.0.0, ::, 127.0.0.1 or ::1",
@@ -139,7 +143,7 @@ impl EnvConfig {
                     _ => None,
                 }
             })?
-            .unwrap_or_default();
+            .expect(DEFAULTED);
         let details_token = env.parsed(
             &var::DETAILS_TOKEN,
             "a token of at least 16 characters",
@@ -149,12 +153,10 @@ impl EnvConfig {
         let skip = env.components(&var::SKIP)?;
         let non_critical = env.components(&var::NON_CRITICAL)?;
         let interval = env.millis(&var::INTERVAL, 0)?.filter(|i| !i.is_zero());
-        let cache_ttl = env
-            .millis(&var::CACHE_TTL, 1)?
-            .unwrap_or(Duration::from_secs(1));
+        let cache_ttl = env.millis(&var::CACHE_TTL, 1)?.expect(DEFAULTED);
         let timeout = env.millis(&var::TIMEOUT, 1)?;
-        let metrics = env.boolean(&var::METRICS)?.unwrap_or(true);
-        let shutdown_delay = env.millis(&var::SHUTDOWN_DELAY, 0)?.unwrap_or_default();
+        let metrics = env.boolean(&var::METRICS)?.expect(DEFAULTED);
+        let shutdown_delay = env.millis(&var::SHUTDOWN_DELAY, 0)?.expect(DEFAULTED);
         let checks = checks(&mut env)?;
         let web_identity_token_file = env.raw_named(variables::AWS_WEB_IDENTITY_TOKEN_FILE);
         Ok(EnvConfig {
@@ -337,8 +339,8 @@ fn backoff<L: FnMut(&str) -> Option<String>>(env: &mut Reader<L>) -> Result<Back
     const MILLISECONDS: &str = "a whole number of milliseconds";
     let retries = env
         .whole_number(&var::RETRIES, 0..=MAX_RETRIES, "a whole number of retries")?
-        .unwrap_or(3) as u32;
-    let ms = |v: Option<u64>| Duration::from_millis(v.unwrap_or_default());
+        .expect(DEFAULTED) as u32;
+    let ms = |v: Option<u64>| Duration::from_millis(v.expect(DEFAULTED));
     let initial = ms(env.whole_number(&var::RETRY_DELAY, 0..=86_400_000, MILLISECONDS)?);
     let max_set = env.raw(&var::MAX_RETRY_DELAY);
     let max = ms(env.whole_number(&var::MAX_RETRY_DELAY, 0..=86_400_000, MILLISECONDS)?);
@@ -411,7 +413,7 @@ fn checks<L: FnMut(&str) -> Option<String>>(
             .iter()
             .filter_map(|v| env.raw(v).map(|raw| (v, raw)))
             .collect();
-    let deep = env.boolean(&var::STORAGE_DEEP_CHECK)?.unwrap_or(false);
+    let deep = env.boolean(&var::STORAGE_DEEP_CHECK)?.expect(DEFAULTED);
     let path_style = env.boolean(&var::S3_FORCE_PATH_STYLE)?;
     let aws_secrets: Vec<String> = variables::AWS_SECRET_VARIABLES
         .iter()
@@ -462,7 +464,7 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     let command = env.millis(&var::REDIS_COMMAND_TIMEOUT, 1)?;
     let insecure = env
         .boolean(&var::REDIS_DISABLE_TLS_VERIFICATION)?
-        .unwrap_or(false);
+        .expect(DEFAULTED);
     let redis = env.built(&var::REDIS_URI, "a Redis URL", |url| {
         let mut builder = vitals_redis::RedisCheck::builder(url).accept_invalid_certs(insecure);
         if let Some(timeout) = connect {
