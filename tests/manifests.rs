@@ -213,10 +213,6 @@ fn the_service_account_carries_an_irsa_role() {
     );
 }
 
-fn python(args: &[&str]) -> std::process::Output {
-    common::python(args)
-}
-
 fn manifest_files() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
     let mut files: Vec<String> = std::fs::read_dir(dir)
@@ -243,7 +239,7 @@ fn the_manifests_are_valid_kubernetes() {
         ];
         let files = manifest_files();
         args.extend(files.iter().map(String::as_str));
-        let out = python(&args);
+        let out = common::python(&args);
         assert!(
             out.status.success(),
             "kubernetes-validate {version}: {}{}",

@@ -9,7 +9,7 @@ use std::{
     process::Command as StdCommand,
 };
 
-use common::{example, http, spawn_with, wait_for_log};
+use common::{example, http, spawn_example, wait_for_log};
 use tokio::process::Command;
 
 /// Both families by default; one address when `LISTEN_ADDRESS` names it.
@@ -127,7 +127,7 @@ async fn details_go_to_loopback_and_token_callers_only_unless_configured() {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &ns.server])
             .arg(example("server"));
-        let (mut child, addr, mut log) = spawn_with(
+        let (mut child, addr, mut log) = spawn_example(
             cmd,
             "server",
             &[

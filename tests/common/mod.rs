@@ -140,15 +140,7 @@ pub async fn start_example_without_network(
 }
 
 /// Like [`start_example`], for a command that runs the example (`ip netns exec …`).
-pub async fn spawn_with(
-    cmd: Command,
-    name: &str,
-    env: &[(&str, &str)],
-) -> (Child, SocketAddr, UnboundedReceiver<String>) {
-    spawn_example(cmd, name, env).await
-}
-
-async fn spawn_example(
+pub async fn spawn_example(
     mut cmd: Command,
     name: &str,
     env: &[(&str, &str)],

@@ -151,7 +151,12 @@ impl BucketCheckBuilder {
 
     /// Validates the bucket names against S3's naming rules (no request is made yet).
     pub fn build(self) -> Result<BucketCheck, InvalidConfig> {
-        let check = self.check;
+        let mut check = self.check;
+        // The application's client, tuned once for the check (no SDK retries, the timeout).
+        if let Source::Client(client) = &check.source {
+            let tuned = Client::from_conf(check.tuned(client.config().to_builder()).build());
+            check.source = Source::Client(tuned);
+        }
         if check.buckets.is_empty() {
             return Err(InvalidConfig::new(
                 "no bucket to check: expected at least one",
@@ -229,9 +234,7 @@ impl BucketCheck {
 
     async fn client(&self) -> Client {
         match &self.source {
-            Source::Client(client) => {
-                Client::from_conf(self.tuned(client.config().to_builder()).build())
-            }
+            Source::Client(client) => client.clone(),
             Source::DefaultChain { path_style, client } => client
                 .get_or_init(|| async {
                     let shared =
