@@ -45,8 +45,61 @@ use vitals_tonic::GrpcHealth;
 /// `terminationGracePeriodSeconds` must hold `SHUTDOWN_DELAY_MS` and this.
 const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
 
+/// `--help`: what the server does and every variable it reads, from vitals-env's table.
+fn help() -> String {
+    let mut out = String::from(
+        "vitals server: health probes for the deployment guide's dependencies\n\n\
+         Usage: server [--help | --version]\n\n\
+         Configured by environment variables only (an invalid value stops the server with\n\
+         exit status 2 and a line naming the variable):\n\n",
+    );
+    let width = vitals_env::VARIABLES
+        .iter()
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(0);
+    for v in vitals_env::VARIABLES {
+        let default = match v.default {
+            "" => String::new(),
+            default => format!(" (default: {default})"),
+        };
+        out.push_str(&format!("  {:width$}  {}{default}\n", v.name, v.meaning));
+    }
+    out.push_str(
+        "\nServes /livez, /readyz, /startupz, /healthz and / over HTTP, and grpc.health.v1 on\n\
+         the same port; RUST_LOG sets the log level (default info).\n",
+    );
+    out
+}
+
+/// `Some(exit code)` when the command line asks for something other than serving.
+fn arguments() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => None,
+        ["--help" | "-h"] => {
+            print!("{}", help());
+            Some(ExitCode::SUCCESS)
+        }
+        ["--version" | "-V"] => {
+            println!("server (vitals) {}", env!("CARGO_PKG_VERSION"));
+            Some(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!(
+                "unknown arguments {args:?}: the server takes no arguments but --help and \
+                 --version (it is configured by environment variables: see --help)"
+            );
+            Some(ExitCode::from(2))
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(code) = arguments() {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -57,8 +110,10 @@ async fn main() -> ExitCode {
 
     let config = match EnvConfig::from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("configuration error: {error}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -100,7 +155,23 @@ async fn main() -> ExitCode {
     let listener = match listen(config.listen_address, config.port) {
         Ok(listener) => listener,
         Err((addr, err)) => {
-            eprintln!("cannot listen on {addr}: {err}");
+            let hint = match err.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "another process listens on that port: choose another with PORT"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "ports below 1024 need privileges: choose a port above 1023 with PORT"
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "no interface of this machine has that address: check LISTEN_ADDRESS"
+                }
+                _ => "check PORT and LISTEN_ADDRESS",
+            };
+            eprintln!(
+                "cannot listen on {addr} (PORT={}): {}; {hint}",
+                config.port,
+                io_words(&err)
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -156,6 +227,17 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An I/O error in words, without the OS's error number.
+fn io_words(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let words = text.split(" (os error").next().unwrap_or(&text);
+    let mut words = words.to_owned();
+    if let Some(first) = words.get(..1) {
+        words.replace_range(..1, &first.to_lowercase());
+    }
+    words
 }
 
 /// Listens on `address`, or on every interface with one dual-stack socket (IPv6, and IPv4 as

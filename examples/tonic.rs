@@ -86,8 +86,10 @@ async fn main() {
     // `SHUTDOWN_DELAY_MS`, read and validated by vitals-env like every other variable.
     let shutdown_delay = match EnvConfig::from_env() {
         Ok(config) => config.shutdown_delay,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("configuration error: {error}");
+            }
             std::process::exit(2);
         }
     };

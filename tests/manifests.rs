@@ -1,4 +1,5 @@
-//! deploy/kubernetes/ against what the examples really serve and read, so they cannot drift.
+//! deploy/kubernetes/ (what its overlays render) against what the examples really serve and
+//! read, so they cannot drift; and the README's deploy commands, applied to a rendered copy.
 mod common;
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
@@ -13,63 +14,94 @@ use yaml_rust2::{Yaml, YamlLoader};
 /// Variables read by the AWS SDK's own configuration, not by vitals.
 const READ_BY_AWS_SDK: &[&str] = &["AWS_REGION"];
 
+/// The two variants a user applies, one at a time (README, "Deploy on AWS").
+const HTTP_OVERLAY: &str = "deploy/kubernetes/overlays/http";
+const GRPC_OVERLAY: &str = "deploy/kubernetes/overlays/grpc";
+
+/// What `kubectl apply -k overlay` would send, rendered offline.
+fn render(overlay: &str) -> Vec<Yaml> {
+    YamlLoader::load_from_str(&common::kustomize(overlay)).unwrap()
+}
+
+/// The one object of `kind` in a rendering.
+fn only<'a>(docs: &'a [Yaml], kind: &str) -> &'a Yaml {
+    let found: Vec<&Yaml> = docs
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some(kind))
+        .collect();
+    let [one] = found[..] else {
+        panic!("expected one {kind}, found {}", found.len())
+    };
+    one
+}
+
 /// A container of a Deployment, as the test needs it.
 #[derive(Debug, Default)]
 struct Container {
     ports: Vec<i64>,
-    /// (variable, literal value or None when it comes from a secret)
+    /// (variable, literal value or None when it comes from a secret), including those of the
+    /// ConfigMaps the container takes whole (`envFrom`).
     env: Vec<(String, Option<String>)>,
     http_probes: Vec<(String, i64)>,
     grpc_probes: Vec<(String, i64)>,
 }
 
-fn containers(file: &str) -> Vec<Container> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy/kubernetes")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let docs = YamlLoader::load_from_str(&text).unwrap();
+fn containers(overlay: &str) -> Vec<Container> {
+    let docs = render(overlay);
+    let deployment = only(&docs, "Deployment");
     let mut out = Vec::new();
-    for doc in docs
-        .iter()
-        .filter(|d| d["kind"].as_str() == Some("Deployment"))
+    for c in deployment["spec"]["template"]["spec"]["containers"]
+        .as_vec()
+        .unwrap()
     {
-        for c in doc["spec"]["template"]["spec"]["containers"]
-            .as_vec()
-            .unwrap()
-        {
-            let mut container = Container::default();
-            for port in c["ports"].as_vec().into_iter().flatten() {
-                container
-                    .ports
-                    .push(port["containerPort"].as_i64().unwrap());
-            }
-            for var in c["env"].as_vec().into_iter().flatten() {
-                let name = var["name"].as_str().unwrap().to_owned();
-                container
-                    .env
-                    .push((name, var["value"].as_str().map(str::to_owned)));
-            }
-            for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
-                let p = &c[probe];
-                assert!(!p.is_badvalue(), "{file}: {probe} missing");
-                if let Yaml::Hash(_) = p["httpGet"] {
-                    container.http_probes.push((
-                        p["httpGet"]["path"].as_str().unwrap().to_owned(),
-                        p["httpGet"]["port"].as_i64().unwrap(),
-                    ));
-                }
-                if let Yaml::Hash(_) = p["grpc"] {
-                    container.grpc_probes.push((
-                        p["grpc"]["service"].as_str().unwrap_or("").to_owned(),
-                        p["grpc"]["port"].as_i64().unwrap(),
-                    ));
-                }
-            }
-            out.push(container);
+        let mut container = Container::default();
+        for port in c["ports"].as_vec().into_iter().flatten() {
+            container
+                .ports
+                .push(port["containerPort"].as_i64().unwrap());
         }
+        for var in c["env"].as_vec().into_iter().flatten() {
+            let name = var["name"].as_str().unwrap().to_owned();
+            container
+                .env
+                .push((name, var["value"].as_str().map(str::to_owned)));
+        }
+        for source in c["envFrom"].as_vec().into_iter().flatten() {
+            let name = source["configMapRef"]["name"].as_str().unwrap();
+            let map = docs
+                .iter()
+                .find(|d| {
+                    d["kind"].as_str() == Some("ConfigMap")
+                        && d["metadata"]["name"].as_str() == Some(name)
+                })
+                .unwrap_or_else(|| {
+                    panic!("{overlay}: envFrom names {name}, which it does not create")
+                });
+            for (key, value) in map["data"].as_hash().unwrap() {
+                container.env.push((
+                    key.as_str().unwrap().to_owned(),
+                    value.as_str().map(str::to_owned),
+                ));
+            }
+        }
+        for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            let p = &c[probe];
+            assert!(!p.is_badvalue(), "{overlay}: {probe} missing");
+            if let Yaml::Hash(_) = p["httpGet"] {
+                container.http_probes.push((
+                    p["httpGet"]["path"].as_str().unwrap().to_owned(),
+                    p["httpGet"]["port"].as_i64().unwrap(),
+                ));
+            }
+            if let Yaml::Hash(_) = p["grpc"] {
+                container.grpc_probes.push((
+                    p["grpc"]["service"].as_str().unwrap_or("").to_owned(),
+                    p["grpc"]["port"].as_i64().unwrap(),
+                ));
+            }
+        }
+        out.push(container);
     }
-    assert!(!out.is_empty(), "{file} has no Deployment");
     out
 }
 
@@ -98,7 +130,7 @@ async fn default_port(name: &str) -> i64 {
 
 #[tokio::test]
 async fn the_http_deployment_matches_the_server() {
-    let [server] = &containers("deployment.yaml")[..] else {
+    let [server] = &containers(HTTP_OVERLAY)[..] else {
         panic!("one container")
     };
 
@@ -151,23 +183,19 @@ async fn the_http_deployment_matches_the_server() {
 
 #[tokio::test]
 async fn the_grpc_deployment_runs_the_server_with_native_grpc_probes() {
-    let [grpc] = &containers("deployment-grpc.yaml")[..] else {
+    let [grpc] = &containers(GRPC_OVERLAY)[..] else {
         panic!("one container")
     };
     assert_eq!(grpc.ports, [5000]);
     assert!(grpc.grpc_probes.iter().all(|(_, port)| *port == 5000));
     let services: Vec<&str> = grpc.grpc_probes.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(services, ["startupz", "livez", "readyz"]);
-    // The same variables as the HTTP deployment, each one the server reads.
-    let [http_server] = &containers("deployment.yaml")[..] else {
+    assert!(grpc.http_probes.is_empty(), "{:?}", grpc.http_probes);
+    // The same variables as the HTTP variant (each one the server reads): only the probes differ.
+    let [http_server] = &containers(HTTP_OVERLAY)[..] else {
         panic!("one container")
     };
-    for (name, _) in &grpc.env {
-        assert!(
-            http_server.env.iter().any(|(n, _)| n == name),
-            "{name} is not in deployment.yaml"
-        );
-    }
+    assert_eq!(grpc.env, http_server.env);
 
     let (mut child, addr, _log) = start_example("server", &[]).await;
     let channel = Channel::from_shared(format!("http://{addr}"))
@@ -194,40 +222,44 @@ async fn the_grpc_deployment_runs_the_server_with_native_grpc_probes() {
 
 #[test]
 fn the_service_account_carries_an_irsa_role() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/serviceaccount.yaml");
-    let doc = &YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap()[0];
-    let arn = doc["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-        .as_str()
-        .unwrap();
-    assert!(
-        arn.starts_with("arn:aws:iam::") && arn.contains(":role/"),
-        "{arn}"
-    );
-    let deployment =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/deployment.yaml");
-    let deployment =
-        &YamlLoader::load_from_str(&std::fs::read_to_string(deployment).unwrap()).unwrap()[0];
-    assert_eq!(
-        deployment["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
-        doc["metadata"]["name"].as_str()
-    );
+    for overlay in [HTTP_OVERLAY, GRPC_OVERLAY] {
+        let docs = render(overlay);
+        let account = only(&docs, "ServiceAccount");
+        let arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            .as_str()
+            .unwrap();
+        assert!(
+            arn.starts_with("arn:aws:iam::") && arn.contains(":role/"),
+            "{arn}"
+        );
+        assert_eq!(
+            only(&docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
+            account["metadata"]["name"].as_str()
+        );
+    }
 }
 
-fn manifest_files() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with(".checkov.yaml"))
-        .map(|p| p.display().to_string())
+/// Each overlay's rendering written to a file of its own, for the outside tools.
+fn rendered_files() -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [HTTP_OVERLAY, GRPC_OVERLAY]
+        .iter()
+        .map(|overlay| {
+            let path = dir
+                .path()
+                .join(format!("{}.yaml", overlay.rsplit('/').next().unwrap()));
+            std::fs::write(&path, common::kustomize(overlay)).unwrap();
+            path.display().to_string()
+        })
         .collect();
-    files.sort();
-    files
+    (dir, files)
 }
 
-/// Every manifest is valid for the Kubernetes versions EKS runs (strict: no unknown field).
+/// What each overlay renders is valid for the Kubernetes versions EKS runs (strict: no unknown
+/// field).
 #[test]
 fn the_manifests_are_valid_kubernetes() {
+    let (_dir, files) = rendered_files();
     for version in ["1.30", "1.33", "1.37"] {
         let mut args = vec![
             "-m",
@@ -237,7 +269,6 @@ fn the_manifests_are_valid_kubernetes() {
             "-k",
             version,
         ];
-        let files = manifest_files();
         args.extend(files.iter().map(String::as_str));
         let out = common::python(&args);
         assert!(
@@ -249,10 +280,15 @@ fn the_manifests_are_valid_kubernetes() {
     }
 }
 
-/// checkov finds nothing but what deploy/kubernetes/.checkov.yaml skips, each with its reason.
+/// checkov finds nothing in what the overlays render but what deploy/checkov-kubernetes.yaml
+/// skips, each with its reason.
 #[test]
 fn checkov_passes_the_manifests() {
-    common::checkov("deploy/kubernetes");
+    let (dir, _files) = rendered_files();
+    common::checkov(
+        dir.path().to_str().unwrap(),
+        "deploy/checkov-kubernetes.yaml",
+    );
 }
 
 /// The manifests' probe timings hold under the engine's timing rule, computed by the server
@@ -270,12 +306,9 @@ async fn the_manifests_timings_add_up_under_the_timing_rule() {
         let rest = line.split(&format!(" {key}=")).nth(1).unwrap();
         rest.split(' ').next().unwrap().parse().unwrap()
     };
-    for file in ["deployment.yaml", "deployment-grpc.yaml"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("deploy/kubernetes")
-            .join(file);
-        let doc = &YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap()[0];
-        let pod = &doc["spec"]["template"]["spec"];
+    for file in [HTTP_OVERLAY, GRPC_OVERLAY] {
+        let docs = render(file);
+        let pod = &only(&docs, "Deployment")["spec"]["template"]["spec"];
         let container = &pod["containers"][0];
         let [server] = &containers(file)[..] else {
             panic!("one container")
@@ -347,4 +380,154 @@ async fn the_manifests_timings_add_up_under_the_timing_rule() {
              {unready_after_ms} ms; grace {grace_ms} ms >= {drain_ms} ms"
         );
     }
+}
+
+/// The README's deploy commands, replayed offline in order on what they would send: every file
+/// `kubectl apply -f` reads is a Kubernetes object (kubectl reads every YAML file of a folder),
+/// `-k` renders, each namespaced object lands in a namespace created before it, the secret the
+/// Deployment reads is the one the README creates (same keys), one Deployment is applied, and
+/// `port-forward` names it.
+#[test]
+fn the_readme_deploy_commands_create_one_working_variant() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## Deploy on AWS")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let block = section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("kubectl apply"))
+        .expect("README's kubectl block");
+    let commands: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(|l| l.split("   #").next().unwrap().trim().to_owned())
+        .filter(|l| l.starts_with("kubectl"))
+        .collect();
+
+    let mut namespaces: Vec<String> = Vec::new();
+    let mut secrets: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut applied: Vec<Yaml> = Vec::new();
+    let mut deployments = 0;
+    let land = |doc: &Yaml, namespaces: &Vec<String>| {
+        let kind = doc["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an object without kind: {doc:?}"));
+        if kind != "Namespace" {
+            let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default");
+            assert!(
+                namespaces.iter().any(|n| n == ns),
+                "{kind} applied into namespace {ns}, which no earlier command creates"
+            );
+        }
+    };
+    for command in &commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        match &words[1..] {
+            ["apply", "-f", path] => {
+                let path = root.join(path);
+                let files: Vec<_> = if path.is_dir() {
+                    std::fs::read_dir(&path)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .filter(|p| {
+                            p.extension()
+                                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                        })
+                        .collect()
+                } else {
+                    vec![path]
+                };
+                for file in files {
+                    for doc in
+                        YamlLoader::load_from_str(&std::fs::read_to_string(&file).unwrap()).unwrap()
+                    {
+                        assert!(
+                            doc["apiVersion"].as_str().is_some() && doc["kind"].as_str().is_some(),
+                            "`{command}` reads {}, which is not a Kubernetes object",
+                            file.display()
+                        );
+                        land(&doc, &namespaces);
+                        if doc["kind"].as_str() == Some("Namespace") {
+                            namespaces.push(doc["metadata"]["name"].as_str().unwrap().to_owned());
+                        }
+                        applied.push(doc);
+                    }
+                }
+            }
+            ["apply", "-k", path] => {
+                for doc in render(path) {
+                    if doc["kind"].as_str() == Some("Namespace") {
+                        namespaces.push(doc["metadata"]["name"].as_str().unwrap().to_owned());
+                    }
+                    land(&doc, &namespaces);
+                    if doc["kind"].as_str() == Some("Deployment") {
+                        deployments += 1;
+                    }
+                    applied.push(doc);
+                }
+            }
+            ["-n", ns, "create", "secret", "generic", name, literals @ ..] => {
+                assert!(
+                    namespaces.iter().any(|n| n == ns),
+                    "the secret is created in {ns} before the namespace exists"
+                );
+                let keys = literals
+                    .iter()
+                    .filter_map(|l| l.strip_prefix("--from-literal="))
+                    .map(|l| l.split('=').next().unwrap().to_owned())
+                    .collect();
+                secrets.push((ns.to_string(), name.to_string(), keys));
+            }
+            ["-n", ns, "port-forward", target, _port, ..] => {
+                let name = target.strip_prefix("deploy/").unwrap();
+                assert!(
+                    applied
+                        .iter()
+                        .any(|d| d["kind"].as_str() == Some("Deployment")
+                            && d["metadata"]["name"].as_str() == Some(name)
+                            && d["metadata"]["namespace"].as_str() == Some(ns)),
+                    "`{command}`: no Deployment {name} in {ns}"
+                );
+            }
+            _ => panic!("the test does not know what `{command}` does"),
+        }
+    }
+    assert_eq!(deployments, 1, "the README applies one variant");
+
+    // Every secret the Deployment reads exists, with the key it reads.
+    let deployment = applied
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Deployment"))
+        .unwrap();
+    let ns = deployment["metadata"]["namespace"].as_str().unwrap();
+    let mut read = 0;
+    for container in deployment["spec"]["template"]["spec"]["containers"]
+        .as_vec()
+        .unwrap()
+    {
+        for var in container["env"].as_vec().into_iter().flatten() {
+            let reference = &var["valueFrom"]["secretKeyRef"];
+            if let (Some(name), Some(key)) = (reference["name"].as_str(), reference["key"].as_str())
+            {
+                read += 1;
+                assert!(
+                    secrets
+                        .iter()
+                        .any(|(n, s, keys)| n == ns && s == name && keys.iter().any(|k| k == key)),
+                    "the Deployment reads secret {name} key {key}, which the README does not create"
+                );
+            }
+        }
+    }
+    assert!(
+        read > 0,
+        "the Deployment reads MONGO_URI and REDIS_URI from its secret"
+    );
 }

@@ -85,7 +85,7 @@ fn every_terraform_file_parses() {
 
 #[test]
 fn checkov_passes_the_terraform() {
-    common::checkov("deploy/terraform");
+    common::checkov("deploy/terraform", "deploy/terraform/.checkov.yaml");
 }
 
 #[test]
@@ -97,13 +97,19 @@ fn terraform_the_manifests_and_the_server_agree() {
     let vitals = block(&example, "module", "vitals", "");
     let input = |key: &str| text(attr(vitals, key));
 
-    // The manifests' names, from their YAML.
-    let load = |file: &str| {
-        let text = std::fs::read_to_string(root().join("deploy/kubernetes").join(file)).unwrap();
-        YamlLoader::load_from_str(&text).unwrap().remove(0)
+    // The manifests' names, from what the HTTP overlay renders (the gRPC one differs only in
+    // its probes: tests/manifests.rs).
+    let docs =
+        YamlLoader::load_from_str(&common::kustomize("deploy/kubernetes/overlays/http")).unwrap();
+    let load = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"].as_str() == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind}"))
+            .clone()
     };
-    let account = load("serviceaccount.yaml");
-    let deployment = load("deployment.yaml");
+    let account = load("ServiceAccount");
+    let deployment = load("Deployment");
+    let settings = load("ConfigMap");
     assert_eq!(
         account["metadata"]["namespace"].as_str(),
         Some(input("namespace").as_str())
@@ -124,36 +130,29 @@ fn terraform_the_manifests_and_the_server_agree() {
         "{role_arn} is not the role Terraform creates"
     );
 
-    // The Deployment's bucket variables are Terraform's bucket names, and the deep check it
-    // turns on is what the role is granted.
-    let env: Vec<(String, String)> = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .filter_map(|v| {
-            Some((
-                v["name"].as_str()?.to_owned(),
-                v["value"].as_str()?.to_owned(),
-            ))
-        })
-        .collect();
-    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let prefix = input("name_prefix");
+    // The settings' bucket variables are Terraform's bucket names for one prefix (yours: the
+    // example has no default for it), and the deep check they turn on is what the role is
+    // granted.
+    let var = |name: &str| settings["data"][name].as_str().map(str::to_owned);
+    assert_eq!(input("name_prefix"), "${var.name_prefix}");
+    let tmp = var("TMP_STORAGE_BUCKET").unwrap();
+    let prefix = tmp
+        .strip_suffix("-tmp")
+        .expect("TMP_STORAGE_BUCKET is <prefix>-tmp");
     for (variable, suffix) in [
-        ("TMP_STORAGE_BUCKET", "tmp"),
         ("CONNECTORS_STORAGE_BUCKET", "connectors"),
         ("STATIC_STORAGE_BUCKET", "static"),
     ] {
         assert_eq!(
             var(variable),
-            Some(format!("{prefix}-{suffix}").as_str()),
+            Some(format!("{prefix}-{suffix}")),
             "{variable}"
         );
     }
-    assert_eq!(var("STORAGE_DEEP_CHECK"), Some("true"));
+    assert_eq!(var("STORAGE_DEEP_CHECK").as_deref(), Some("true"));
     assert_eq!(input("deep_storage_check"), "true");
     let region = attr(block(&example, "variable", "region", ""), "default");
-    assert_eq!(var("AWS_REGION"), region.as_str());
+    assert_eq!(var("AWS_REGION").as_deref(), region.as_str());
 
     // What the deep check expects is what Terraform creates: the tmp bucket's expiration days
     // and the static bucket's CORS method (vitals-env owns both values).
@@ -207,4 +206,51 @@ fn terraform_the_manifests_and_the_server_agree() {
         !source.contains("aws_cloudfront_origin_access_identity"),
         "legacy OAI"
     );
+}
+
+/// The README's `terraform apply` sets every variable of the example that has no default (the
+/// names that must be yours: bucket prefix, CORS origins, the cluster), and only variables the
+/// example declares.
+#[test]
+fn the_readme_terraform_apply_sets_every_required_variable() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let apply = readme
+        .replace("\\\n", " ")
+        .lines()
+        .find(|l| l.starts_with("terraform apply"))
+        .expect("README's terraform apply")
+        .to_owned();
+    let set: Vec<String> = apply
+        .split(" -var ")
+        .skip(1)
+        .map(|v| {
+            v.trim_start_matches('\'')
+                .split('=')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let example = hcl(&root().join("deploy/terraform/example/main.tf"));
+    let variables: Vec<(&String, &Value)> = example["variable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v.as_object().unwrap())
+        .collect();
+    for (name, body) in &variables {
+        if body.get("default").is_none() {
+            assert!(
+                set.contains(name),
+                "the README's terraform apply does not set {name}"
+            );
+        }
+    }
+    for name in &set {
+        assert!(
+            variables.iter().any(|(n, _)| *n == name),
+            "the README sets {name}, which the example does not declare"
+        );
+    }
+    assert!(set.len() >= 3, "{set:?}");
 }

@@ -13,9 +13,11 @@ fuzz_target!(|values: Vec<Option<String>>| {
             .position(|v| v.name == name)
             .and_then(|i| values.get(i).cloned().flatten())
     };
-    if let Err(err) = EnvConfig::from_lookup(lookup) {
-        assert!(VARIABLES.iter().any(|v| v.name == err.variable()));
-        assert!(err.to_string().contains("is invalid: expected"));
+    if let Err(errors) = EnvConfig::from_lookup(lookup) {
+        for err in &errors {
+            assert!(VARIABLES.iter().any(|v| v.name == err.variable()));
+            assert!(err.to_string().contains("is invalid: expected"));
+        }
     }
     for value in values.iter().flatten() {
         let _ = Scrubber::new().secret(value.clone()).scrub(value);

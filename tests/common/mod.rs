@@ -233,17 +233,33 @@ pub fn python(args: &[&str]) -> std::process::Output {
         .expect("vitals-test-python (scripts/install-test-deps installs it)")
 }
 
-/// checkov over `dir` with `dir/.checkov.yaml`: no failed check, and every skipped check has
-/// a comment with its reason right above it.
-pub fn checkov(dir: &str) {
-    let config = format!("{dir}/.checkov.yaml");
+/// Renders a Kustomize folder (relative to the repository root) offline with the pinned kubectl
+/// (`scripts/install-test-deps`), as `kubectl apply -k` would before sending it.
+pub fn kustomize(dir: &str) -> String {
+    let out = std::process::Command::new("vitals-test-kubectl")
+        .args(["kustomize", dir])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("vitals-test-kubectl (scripts/install-test-deps installs it)");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// checkov over `dir` with the configuration file `config` (both relative to the repository
+/// root, `dir` may be absolute): no failed check, and every skipped check has a comment with
+/// its reason right above it.
+pub fn checkov(dir: &str, config: &str) {
     let out = python(&[
         "-m",
         "checkov.main",
         "-d",
         dir,
         "--config-file",
-        &config,
+        config,
         "--compact",
         "--quiet",
     ]);

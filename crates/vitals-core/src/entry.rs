@@ -134,12 +134,19 @@ impl Entry {
             report.provenance = Provenance::Skipped;
             return report;
         }
-        report.progress = progress;
         let Some(o) = outcome else {
-            report.output = Some("no result yet".to_owned());
+            // Before the first result, the first run's latest error is what there is to say.
+            report.output = Some(
+                match progress.as_ref().and_then(|p| p.last_error.as_deref()) {
+                    Some(error) => format!("no result yet: {error}"),
+                    None => "no result yet".to_owned(),
+                },
+            );
+            report.progress = progress;
             report.provenance = Provenance::Pending;
             return report;
         };
+        report.progress = progress;
         // Read the clock once: every rule below sees the same age.
         let age = o.finished.elapsed();
         report.status = self.served_status_at(o, age);

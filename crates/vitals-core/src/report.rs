@@ -156,19 +156,26 @@ pub struct RunProgress {
     pub last_error: Option<String>,
 }
 
-impl fmt::Display for RunProgress {
-    /// `running: attempt 1 of 4`, or `retrying: attempt 2 of 4, last error: …`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RunProgress {
+    /// `running: attempt 1 of 4` or `retrying: attempt 2 of 4`, without the last error (for
+    /// a line that already shows it).
+    fn attempt_only(&self) -> String {
         let verb = if self.attempt > 1 {
             "retrying"
         } else {
             "running"
         };
-        write!(
-            f,
+        format!(
             "{verb}: attempt {} of {}",
             self.attempt, self.planned_attempts
-        )?;
+        )
+    }
+}
+
+impl fmt::Display for RunProgress {
+    /// `running: attempt 1 of 4`, or `retrying: attempt 2 of 4, last error: …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.attempt_only())?;
         if let Some(error) = &self.last_error {
             write!(f, ", last error: {error}")?;
         }
@@ -345,15 +352,25 @@ impl Report {
                 CheckStatus::Skipped => (' ', "skipped"),
             };
             let _ = write!(out, "[{mark}]{} {word}", c.name);
-            if let Some(output) = c
+            let shown = c
                 .output
                 .as_deref()
-                .filter(|_| c.status != CheckStatus::Pass)
-            {
+                .filter(|_| c.status != CheckStatus::Pass);
+            if let Some(output) = shown {
                 let _ = write!(out, ": {}", output.replace('\n', " "));
             }
             if let Some(progress) = &c.progress {
-                let _ = write!(out, " ({progress})");
+                // Each error once on the line: the run's last error is left out when the
+                // result shown is that same error.
+                let repeated = match (shown, progress.last_error.as_deref()) {
+                    (Some(output), Some(error)) => output.contains(error),
+                    _ => false,
+                };
+                if repeated {
+                    let _ = write!(out, " ({})", progress.attempt_only());
+                } else {
+                    let _ = write!(out, " ({progress})");
+                }
             }
             out.push('\n');
         }

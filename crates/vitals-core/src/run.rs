@@ -116,10 +116,12 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
         let output = outcome.output.as_deref().unwrap_or("");
         // Formatted only when a subscriber wants the event.
         let duration = humantime::format_duration(round_ms(duration));
+        // Every run at debug; at info and above only the status change (in `record`), so the
+        // logs stay quiet while nothing changes.
         match outcome.status {
             CheckStatus::Pass => tracing::debug!(attempts, %duration, "check passed"),
-            CheckStatus::Warn => tracing::warn!(attempts, %duration, output, "check degraded"),
-            _ => tracing::warn!(attempts, %duration, output, "check failed"),
+            CheckStatus::Warn => tracing::debug!(attempts, %duration, output, "check degraded"),
+            _ => tracing::debug!(attempts, %duration, output, "check failed"),
         }
     });
     inner.latch_startup();
@@ -197,12 +199,22 @@ fn record(
             to: status,
             output: outcome.output.clone(),
         };
-        tracing::info!(
-            check = %entry.name,
-            from = previous.map_or("none", CheckStatus::as_str),
-            to = status.as_str(),
-            "check status changed"
-        );
+        let from = previous.map_or("none", CheckStatus::as_str);
+        match (status, outcome.output.as_deref()) {
+            (CheckStatus::Pass, _) | (_, None) => tracing::info!(
+                check = %entry.name,
+                from,
+                to = status.as_str(),
+                "check status changed"
+            ),
+            (_, Some(output)) => tracing::warn!(
+                check = %entry.name,
+                from,
+                to = status.as_str(),
+                output,
+                "check status changed"
+            ),
+        }
         for listener in &inner.listeners {
             listener(&change);
         }

@@ -896,3 +896,98 @@ async fn each_run_is_a_span_with_its_outcome_and_each_attempt_a_child_span() {
     assert_eq!(info.len(), 1, "{info:#?}");
     assert!(info[0].contains("check status changed"), "{info:#?}");
 }
+
+/// At info and above, a failing check says so once when its status changes, not on every run:
+/// three failed runs of a non-critical check and two passing ones give one warning (with the
+/// error) and one recovery line.
+#[tokio::test(start_paused = true)]
+async fn logs_at_info_say_one_line_per_status_change_not_one_per_run() {
+    let (logs, _guard) = capture_logs();
+    let (check, calls) = Scripted::new("cache", |n| async move {
+        if n <= 3 {
+            Err(CheckError::new("connection refused"))
+        } else {
+            ok()
+        }
+    });
+    let health = Health::builder()
+        .check_with(check, no_retries().non_critical())
+        .build();
+    for _ in 0..5 {
+        health.check(Probe::Readiness).await;
+        tokio::time::advance(Duration::from_secs(60)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 5, "every run was a new one");
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let loud: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" INFO ") || l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    assert_eq!(loud.len(), 2, "{loud:#?}");
+    assert!(
+        loud[0].contains(" WARN ")
+            && loud[0].contains("check status changed")
+            && loud[0].contains("from=\"none\"")
+            && loud[0].contains("to=\"warn\"")
+            && loud[0].contains("connection refused"),
+        "{}",
+        loud[0]
+    );
+    assert!(
+        loud[1].contains(" INFO ")
+            && loud[1].contains("from=\"warn\"")
+            && loud[1].contains("to=\"pass\""),
+        "{}",
+        loud[1]
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("check degraded"))
+            .count(),
+        3,
+        "each run still logs at debug: {text}"
+    );
+}
+
+/// `?verbose` says each error once: while a run retries after the same error as the result
+/// shown, its progress says only the attempt; before the first result, the first run's error
+/// is the output and the progress says only the attempt.
+#[tokio::test(start_paused = true)]
+async fn the_verbose_line_says_each_error_once() {
+    let error = "connect: connection refused (os error 111)";
+    let (check, _calls) = Scripted::new("db", move |_| async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Err(CheckError::new(error))
+    });
+    let health = Health::builder()
+        .backoff(Backoff::builder().jitter(Jitter::None).build().unwrap())
+        .check(check)
+        .build();
+    let peek = RunOptions::new()
+        .wait_for_runs()
+        .timeout(Duration::from_millis(1_500));
+    // First run: attempt 1 fails at 100 ms, attempt 2 starts at 1.1 s.
+    let text = health.report(Probe::Readiness, &peek).await.to_text(true);
+    let line = text.lines().next().unwrap();
+    assert_eq!(
+        line,
+        format!("[-]db failed: no result yet: {error} (retrying: attempt 2 of 4)")
+    );
+    // The first run ends with that error; in the next run's retries it is not said twice.
+    let text = health.check(Probe::Readiness).await.to_text(true);
+    assert_eq!(
+        text.lines().next().unwrap(),
+        format!("[-]db failed: {error}")
+    );
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let next = tokio::spawn({
+        let health = health.clone();
+        async move { health.check(Probe::Readiness).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let text = health.latest(Probe::Readiness).to_text(true);
+    let line = text.lines().next().unwrap();
+    assert_eq!(line.matches(error).count(), 1, "{line}");
+    assert!(line.ends_with("(retrying: attempt 2 of 4)"), "{line}");
+    next.abort();
+}

@@ -53,3 +53,62 @@ impl fmt::Display for EnvError {
 }
 
 impl std::error::Error for EnvError {}
+
+/// Every variable that holds a value that cannot be used, in the order they are read: the
+/// configuration is read to the end, so one start says everything there is to fix.
+///
+/// Displayed one error per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvErrors {
+    errors: Vec<EnvError>,
+}
+
+impl EnvErrors {
+    pub(crate) fn new(errors: Vec<EnvError>) -> Self {
+        assert!(!errors.is_empty(), "EnvErrors holds at least one error");
+        EnvErrors { errors }
+    }
+
+    /// The first error read.
+    pub fn first(&self) -> &EnvError {
+        &self.errors[0]
+    }
+
+    /// Every error, in the order the variables are read.
+    pub fn iter(&self) -> std::slice::Iter<'_, EnvError> {
+        self.errors.iter()
+    }
+
+    /// How many variables are invalid (at least one).
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Always `false`: there is at least one error.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl<'a> IntoIterator for &'a EnvErrors {
+    type Item = &'a EnvError;
+    type IntoIter = std::slice::Iter<'a, EnvError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.iter()
+    }
+}
+
+impl fmt::Display for EnvErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EnvErrors {}

@@ -2,9 +2,9 @@
 //!
 //! Every variable vitals reads is named, parsed, validated and documented here ([`VARIABLES`],
 //! rendered as the README's table by [`markdown_table`]); nothing else in vitals reads the
-//! environment. [`EnvConfig::from_env`] returns one typed configuration, or an [`EnvError`]
-//! that names the variable, quotes its value (credentials scrubbed) and says what is
-//! accepted. [`EnvConfig::health_builder`] registers the checks it configures:
+//! environment. [`EnvConfig::from_env`] returns one typed configuration, or [`EnvErrors`]: one
+//! [`EnvError`] per invalid variable, each naming the variable, quoting its value (credentials
+//! scrubbed) and saying what is accepted. [`EnvConfig::health_builder`] registers the checks it configures:
 //!
 //! | check | added by | component | critical |
 //! |---|---|---|---|
@@ -40,7 +40,7 @@ use vitals_core::{Check, CheckOptions, Health, HealthBuilder, Skip};
 use vitals_retry::Backoff;
 use vitals_tower::{DetailsPolicy, HealthLayer};
 
-pub use error::EnvError;
+pub use error::{EnvError, EnvErrors};
 pub use parse::{COMPONENTS, Components};
 pub use variables::{VARIABLES, Variable, markdown_table};
 
@@ -116,14 +116,44 @@ impl fmt::Debug for EnvConfig {
 impl EnvConfig {
     /// Reads and validates every variable from the process environment (a value that is not
     /// UTF-8 is decoded lossily, so the error can still quote it).
-    pub fn from_env() -> Result<EnvConfig, EnvError> {
+    pub fn from_env() -> Result<EnvConfig, EnvErrors> {
         EnvConfig::from_lookup(|name| {
             std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
         })
     }
 
-    /// Reads and validates every variable through `lookup` (tests, a config map).
-    pub fn from_lookup(lookup: impl FnMut(&str) -> Option<String>) -> Result<EnvConfig, EnvError> {
+    /// Reads and validates every variable through `lookup` (tests, a config map). Every
+    /// invalid value is reported, not only the first.
+    pub fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<EnvConfig, EnvErrors> {
+        // Read to the end: each variable found invalid is read again as unset (its default),
+        // so the variables after it are validated too. Each variable is blamed at most once.
+        let mut errors: Vec<EnvError> = Vec::new();
+        loop {
+            let read = EnvConfig::read(|name| {
+                if errors.iter().any(|e| e.variable() == name) {
+                    None
+                } else {
+                    lookup(name)
+                }
+            });
+            match read {
+                Ok(config) if errors.is_empty() => return Ok(config),
+                Ok(_) => return Err(EnvErrors::new(errors)),
+                Err(error) => {
+                    let again = errors.iter().any(|e| e.variable() == error.variable());
+                    errors.push(error);
+                    if again {
+                        return Err(EnvErrors::new(errors));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One reading, stopping at the first invalid value.
+    fn read(lookup: impl FnMut(&str) -> Option<String>) -> Result<EnvConfig, EnvError> {
         let mut env = Reader::new(lookup);
         let port = env
             .whole_number(&var::PORT, 0..=u16::MAX.into(), "a port number")?

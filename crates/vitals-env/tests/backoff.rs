@@ -11,6 +11,7 @@ fn parse(vars: &[(&str, &str)]) -> Result<Backoff, EnvError> {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
     })
+    .map_err(|errors| errors.first().clone())
     .map(|config| config.backoff)
 }
 

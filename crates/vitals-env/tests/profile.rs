@@ -11,6 +11,7 @@ fn config(vars: &[(&str, &str)]) -> Result<EnvConfig, EnvError> {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| (*v).to_owned())
     })
+    .map_err(|errors| errors.first().clone())
 }
 
 #[test]
@@ -117,6 +118,45 @@ fn a_bad_uri_or_bucket_names_its_variable_and_hides_the_password() {
     );
     let err = config(&[("CUSTOM_CODE_RUNNER_URI", "ftp://runner")]).unwrap_err();
     assert_eq!(err.variable(), "CUSTOM_CODE_RUNNER_URI");
+}
+
+/// One start says everything there is to fix: every invalid variable, in reading order, each
+/// on its own line; the valid ones between them are still read.
+#[test]
+fn every_invalid_variable_is_reported_at_once() {
+    let vars = [
+        ("PORT", "x"),
+        ("HEALTH_CHECK_RETRIES", "abc"),
+        ("HEALTH_CHECK_RETRY_DELAY_MS", "500"),
+        ("REDIS_URI", "redis://:hunter2@cache:99999"),
+        ("STORAGE_DEEP_CHECK", "maybe"),
+    ];
+    let errors = EnvConfig::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap_err();
+    let named: Vec<&str> = errors.iter().map(|e| e.variable()).collect();
+    assert_eq!(
+        named,
+        [
+            "PORT",
+            "HEALTH_CHECK_RETRIES",
+            "STORAGE_DEEP_CHECK",
+            "REDIS_URI"
+        ]
+    );
+    let text = errors.to_string();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(
+        text.lines().all(|l| l.contains(" is invalid: expected ")),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid port number") && !text.contains("hunter2"),
+        "{text}"
+    );
 }
 
 #[test]

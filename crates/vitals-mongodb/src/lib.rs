@@ -19,14 +19,16 @@
 //! `build()`. The deployment guide's `MONGO_*` variables are read by `vitals-env`.
 #![forbid(unsafe_code)]
 
-use std::{fmt, time::Duration};
+use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
 use mongodb::{
     Client,
     bson::{Document, doc},
     error::{Error, ErrorKind},
+    event::{EventHandler, sdam::SdamEvent},
     options::{ClientOptions, ConnectionString, HostInfo, ServerAddress},
 };
+use tokio::sync::watch;
 use vitals_core::{
     Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, async_trait,
     scrub,
@@ -54,9 +56,81 @@ enum Target {
         connection_string: Box<ConnectionString>,
         selection_timeout: Duration,
         command_timeout: Duration,
-        client: ReusedClient<Client>,
+        client: ReusedClient<Connected>,
     },
     Client(Client),
+}
+
+/// A client of the check's own, and what its monitors say of the seed servers.
+struct Connected {
+    client: Client,
+    monitors: Monitors,
+}
+
+/// The seed servers' latest heartbeat failures that waiting cannot mend (refused, no DNS
+/// record, certificate rejected), from the driver's monitoring events. When every seed has
+/// one, server selection cannot succeed before its timeout, so the attempt fails at once with
+/// the driver's own error; a server that does not answer at all (blackholed) produces no such
+/// failure and stays bounded by the selection timeout.
+struct Monitors {
+    seeds: Vec<ServerAddress>,
+    failures: watch::Receiver<HashMap<ServerAddress, String>>,
+}
+
+impl Monitors {
+    /// The handler the driver calls with its monitoring events, and the monitors it feeds.
+    fn new(seeds: Vec<ServerAddress>) -> (EventHandler<SdamEvent>, Monitors) {
+        let (sender, failures) = watch::channel(HashMap::new());
+        let sender = Arc::new(sender);
+        let handler = EventHandler::callback(move |event: SdamEvent| match event {
+            SdamEvent::ServerHeartbeatFailed(event) => {
+                let text = event.failure.to_string();
+                let lasting = matches!(
+                    Cause::recognise(&text),
+                    Some(Cause::Refused | Cause::DnsLookup | Cause::TlsCertificate)
+                );
+                sender.send_if_modified(|failures| {
+                    if lasting {
+                        failures.insert(event.server_address, text);
+                        true
+                    } else {
+                        failures.remove(&event.server_address).is_some()
+                    }
+                });
+            }
+            SdamEvent::ServerHeartbeatSucceeded(event) => {
+                sender
+                    .send_if_modified(|failures| failures.remove(&event.server_address).is_some());
+            }
+            _ => {}
+        });
+        (handler, Monitors { seeds, failures })
+    }
+
+    /// Resolves, with each seed's error, once every seed has failed in a way waiting cannot
+    /// mend; pending otherwise.
+    async fn all_failed(&self, command: &str) -> CheckError {
+        let mut failures = self.failures.clone();
+        let seeds = &self.seeds;
+        let text = match failures
+            .wait_for(|failures| {
+                !seeds.is_empty() && seeds.iter().all(|seed| failures.contains_key(seed))
+            })
+            .await
+        {
+            Ok(failures) => seeds
+                .iter()
+                .map(|seed| format!("{seed}: {}", failures[seed]))
+                .collect::<Vec<_>>()
+                .join("; "),
+            // The client is gone: only the ping can end the attempt.
+            Err(_) => String::new(),
+        };
+        if text.is_empty() {
+            return std::future::pending().await;
+        }
+        Cause::describe(command, Cause::recognise(&text).map(phrase), &text)
+    }
 }
 
 impl fmt::Debug for MongoCheck {
@@ -227,7 +301,7 @@ impl MongoCheck {
     async fn connect(
         connection_string: &ConnectionString,
         selection_timeout: Duration,
-    ) -> Result<Client, CheckError> {
+    ) -> Result<Connected, CheckError> {
         let mut options = ClientOptions::parse(connection_string.clone())
             .await
             .map_err(|e| describe("resolve the connection string", &e))?;
@@ -235,7 +309,12 @@ impl MongoCheck {
         options
             .app_name
             .get_or_insert_with(|| "vitals-health".to_owned());
-        Client::with_options(options).map_err(|e| describe("create the client", &e))
+        // The seeds as resolved (a mongodb+srv record's hosts).
+        let (handler, monitors) = Monitors::new(options.hosts.clone());
+        options.sdam_event_handler = Some(handler);
+        let client =
+            Client::with_options(options).map_err(|e| describe("create the client", &e))?;
+        Ok(Connected { client, monitors })
     }
 }
 
@@ -360,6 +439,17 @@ fn selection_summary(message: &str) -> Option<String> {
     })
 }
 
+/// A cause in words, with what to do about a rejected certificate in MongoDB's terms.
+fn phrase(cause: Cause) -> &'static str {
+    match cause {
+        Cause::TlsCertificate => {
+            "TLS certificate rejected: trust its CA with tlsCAFile=… or, for testing only, \
+             tlsAllowInvalidCertificates=true"
+        }
+        cause => cause.phrase(),
+    }
+}
+
 /// Says what went wrong in words an operator acts on.
 fn describe(context: &str, error: &Error) -> CheckError {
     let text = message(error);
@@ -371,11 +461,7 @@ fn describe(context: &str, error: &Error) -> CheckError {
         _ => Cause::recognise(&text),
     };
     let hint = match (cause, error.kind.as_ref()) {
-        (Some(Cause::TlsCertificate), _) => Some(
-            "TLS certificate rejected: trust its CA with tlsCAFile=… or, for testing only, \
-             tlsAllowInvalidCertificates=true",
-        ),
-        (Some(cause), _) => Some(cause.phrase()),
+        (Some(cause), _) => Some(phrase(cause)),
         (None, ErrorKind::ServerSelection { .. }) => Some("no suitable server found"),
         (None, ErrorKind::Io(_)) => Some("connection lost"),
         (None, _) => None,
@@ -485,8 +571,12 @@ impl Check for MongoCheck {
                     )
                     .await?;
                 let limit = Some(*selection_timeout + *command_timeout);
-                ping_bounded(&client, self.command(), limit).await?;
-                let details = details(&client, *command_timeout).await;
+                let command = self.command();
+                tokio::select! {
+                    pinged = ping_bounded(&client.client, command, limit) => pinged?,
+                    refused = client.monitors.all_failed(command) => return Err(refused),
+                }
+                let details = details(&client.client, *command_timeout).await;
                 client.keep();
                 Ok(self.engine(details))
             }

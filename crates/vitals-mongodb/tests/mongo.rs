@@ -82,6 +82,29 @@ async fn refused_blackholed_and_delayed_servers_fail_by_the_timeout() {
     );
 }
 
+/// A refused server fails the attempt as soon as the driver's monitor reports the refusal, with
+/// the driver's own error, not after the whole server selection timeout (the guide's 30 s); a
+/// blackholed one still waits it out (above).
+#[tokio::test]
+async fn a_refused_server_fails_at_once_not_after_the_selection_timeout() {
+    let mut gone = MongoServer::start();
+    let uri = gone.uri();
+    gone.stop();
+    let check = MongoCheck::builder(&uri).build().unwrap();
+    let selection = vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT;
+    let err = tokio::time::timeout(selection, check.check())
+        .await
+        .expect("a refused server is reported before the selection timeout")
+        .unwrap_err();
+    let message = err.message();
+    assert!(
+        message.starts_with("ping: connection refused: nothing listens at that address (")
+            && message.contains("Connection refused")
+            && !message.contains("no server selected"),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn a_killed_then_restarted_server_fails_then_passes_again() {
     // The application's address stays the proxy's while the server dies and comes back

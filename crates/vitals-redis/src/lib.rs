@@ -239,14 +239,17 @@ fn parse_url(
             SCHEMES.join("://, ")
         )));
     }
-    let mut config = Config::from_url(url).map_err(|e| {
+    let invalid = |why: &str| {
         InvalidConfig::new(format!(
             "invalid Redis URL {:?}: {}; expected redis://[:password@]host[:port][/db], \
              rediss://… for TLS, or redis-cluster://host:port?node=host:port…",
             scrub(url),
-            scrub(e.details())
+            scrub(why)
         ))
-    })?;
+    };
+    // The URL's syntax first, in words (fred would name `url`'s error variants).
+    url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    let mut config = Config::from_url(url).map_err(|e| invalid(e.details()))?;
     if config.tls.is_some() {
         let client_config = if accept_invalid_certs {
             tls::accept_any()

@@ -188,6 +188,19 @@ fn a_bad_url_is_refused_without_echoing_the_password() {
         "{err}"
     );
     assert!(!err.to_string().contains("pw-secret-1"), "{err}");
+    // The URL's faults in words, not the parser's Rust names (`InvalidPort`).
+    let err = RedisCheck::builder("redis://:pw-secret-1@cache:99999")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(": invalid port number; expected redis://"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("InvalidPort") && !err.contains("pw-secret-1"),
+        "{err}"
+    );
     let check = RedisCheck::builder("rediss://:p@cache:6379")
         .accept_invalid_certs(true)
         .connect_timeout(Duration::from_secs(60))

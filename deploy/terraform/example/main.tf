@@ -1,6 +1,7 @@
-# The deployment guide's AWS resources for one environment. `terraform apply`, then put the
-# outputs in deploy/kubernetes: the bucket names in the Deployment's env, the role ARN in the
-# ServiceAccount's eks.amazonaws.com/role-arn annotation.
+# The deployment guide's AWS resources for one environment. `terraform apply` with your own
+# prefix, origins and cluster (README, "Deploy on AWS"), then put the outputs in
+# deploy/kubernetes/settings: the bucket names and region in settings.env, the role ARN in
+# kustomization.yaml.
 terraform {
   required_version = ">= 1.5"
   required_providers {
@@ -21,6 +22,16 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "name_prefix" {
+  description = "Prefix of the three bucket names (<prefix>-tmp, -connectors, -static); S3 bucket names are global, so yours."
+  type        = string
+}
+
+variable "static_cors_allowed_origins" {
+  description = "Origins allowed to GET from the static bucket (CORS), e.g. [\"https://app.example.com\"]."
+  type        = list(string)
+}
+
 variable "oidc_provider_arn" {
   description = "The EKS cluster's IAM OIDC provider ARN (aws eks describe-cluster … identity.oidc.issuer)."
   type        = string
@@ -28,8 +39,8 @@ variable "oidc_provider_arn" {
 
 module "vitals" {
   source                      = "../modules/vitals-aws"
-  name_prefix                 = "prod-integration-app"
-  static_cors_allowed_origins = ["https://app.example.com"]
+  name_prefix                 = var.name_prefix
+  static_cors_allowed_origins = var.static_cors_allowed_origins
   namespace                   = "vitals"
   service_account             = "vitals-server"
   role_name                   = "vitals-server-s3"
