@@ -160,3 +160,61 @@ async fn a_password_in_a_bad_uri_is_not_echoed() {
         "{stderr}"
     );
 }
+
+/// `--help` prints every variable vitals-env defines, with its default, and exits 0 without
+/// serving; `--version` prints the version; anything else is refused with status 2.
+#[tokio::test]
+async fn help_lists_every_variable_and_unknown_arguments_are_refused() {
+    let server = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(example("server"));
+        cmd.env_clear().args(args);
+        async move {
+            tokio::time::timeout(Duration::from_secs(30), cmd.output())
+                .await
+                .expect("the server does not start serving")
+                .unwrap()
+        }
+    };
+    let help = server(&["--help"]).await;
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for variable in vitals_env::VARIABLES {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", variable.name)))
+            .unwrap_or_else(|| panic!("--help lacks {}: {text}", variable.name));
+        assert!(line.contains(variable.meaning), "{line}");
+        if !variable.default.is_empty() {
+            assert!(
+                line.ends_with(&format!("(default: {})", variable.default)),
+                "{line}"
+            );
+        }
+    }
+    let version = server(&["--version"]).await;
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let unknown = server(&["--port", "80"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("unknown arguments") && stderr.contains("--help"),
+        "{stderr}"
+    );
+}
+
+/// A port that is taken names `PORT` and says what to do, in words (no OS error number).
+#[tokio::test]
+async fn a_taken_port_names_the_variable() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, stderr) = run(&[("PORT", &port), ("LISTEN_ADDRESS", "127.0.0.1")]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().last().unwrap(),
+        format!(
+            "cannot listen on 127.0.0.1:{port} (PORT={port}): address already in use; another \
+             process listens on that port: choose another with PORT"
+        )
+    );
+}

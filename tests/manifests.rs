@@ -241,7 +241,11 @@ fn the_service_account_carries_an_irsa_role() {
 
 /// Each overlay's rendering written to a file of its own, for the outside tools.
 fn rendered_files() -> (tempfile::TempDir, Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
+    // Not a hidden folder (`tempdir()`'s `.tmp…`): checkov skips those.
+    let dir = tempfile::Builder::new()
+        .prefix("rendered-")
+        .tempdir()
+        .unwrap();
     let files = [HTTP_OVERLAY, GRPC_OVERLAY]
         .iter()
         .map(|overlay| {

@@ -23,10 +23,34 @@ fn readme_output(command: &str) -> String {
     out
 }
 
+/// Polls `path` as text until `done` holds for the body (a result for every check, no run in
+/// progress), or panics after 30 s.
+async fn text_when(addr: std::net::SocketAddr, path: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = http(addr, "GET", path, &[("accept", "text/plain")]).await;
+        if done(&res.body) {
+            return res.body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} never settled: {}",
+            res.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every check has a result and no run is in progress (the line a user reads between runs).
+fn settled(body: &str) -> bool {
+    !body.contains("no result yet") && !body.contains("(running: ") && !body.contains("(retrying: ")
+}
+
+/// The README's recipe with the defaults a user has: jongodb for MongoDB, nothing listening
+/// for Redis (a free port here, shown as the README's 6390).
 #[tokio::test]
 async fn the_verbose_readiness_sample_is_what_a_configured_server_prints() {
     let mongo = MongoServer::start();
-    // Redis refuses (a cache: it warns), MongoDB answers.
     let refused = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -34,29 +58,73 @@ async fn the_verbose_readiness_sample_is_what_a_configured_server_prints() {
     let redis = format!("redis://{refused}");
     let (mut child, addr, _log) = start_example(
         "server",
-        &[
-            ("MONGO_URI", &mongo.uri()),
-            ("REDIS_URI", &redis),
-            ("HEALTH_CHECK_RETRIES", "0"),
-            ("HEALTH_CHECK_INTERVAL_MS", "100"),
-        ],
+        &[("MONGO_URI", &mongo.uri()), ("REDIS_URI", &redis)],
     )
     .await;
-    poll_until(addr, "/readyz?verbose", "both results", |_, j| {
-        ["mongo", "redis"]
-            .iter()
-            .all(|c| j["checks"][c][0]["source"] == "background")
-    })
-    .await;
-    let text = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
-    // The README's Redis listens where Redis usually does.
-    let printed = text.body.replace(&refused.to_string(), "127.0.0.1:6379");
+    let body = text_when(addr, "/readyz?verbose", settled).await;
+    let printed = body.replace(&refused.to_string(), "127.0.0.1:6390");
     assert_eq!(
         readme_output("$ curl -s 'localhost:5000/readyz?verbose'"),
         printed,
         "README.md's /readyz?verbose sample is out of date"
     );
     child.kill().await.unwrap();
+}
+
+/// The README's claims about a refused MongoDB, with the defaults: the first result comes
+/// after 4 attempts and the delays between them (~7 s), not after 4 server selection timeouts
+/// (4 × 30 s); at info the log says it once, not once per run.
+#[tokio::test]
+async fn a_refused_mongodb_is_reported_after_four_quick_attempts_and_logged_once() {
+    let refused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let uri = format!("mongodb://{refused}");
+    let (mut child, addr, mut log) = start_example("server", &[("MONGO_URI", &uri)]).await;
+    let first = poll_until(addr, "/readyz/mongo?verbose", "the first result", |_, j| {
+        j["checks"]["mongo"][0]["source"] == "background"
+    })
+    .await;
+    let result = &first["checks"]["mongo"][0];
+    assert_eq!(result["attempts"], 4, "{result}");
+    let run_ms = result["observedValue"].as_u64().unwrap();
+    let selection_ms = vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT.as_millis() as u64;
+    assert!(
+        run_ms < selection_ms,
+        "the run took {run_ms} ms: an attempt waited out the {selection_ms} ms selection timeout"
+    );
+    let body = text_when(addr, "/readyz/mongo?verbose", settled).await;
+    assert_eq!(
+        readme_output("$ curl -s 'localhost:5000/readyz/mongo?verbose'"),
+        body.replace(&refused.to_string(), "127.0.0.1:27999"),
+        "README.md's refused MongoDB sample is out of date"
+    );
+
+    // A second run with the same outcome says nothing at info.
+    let time = result["time"].clone();
+    poll_until(addr, "/readyz/mongo?verbose", "a second run", |_, j| {
+        j["checks"]["mongo"][0]["time"] != time
+    })
+    .await;
+    child.kill().await.unwrap();
+    let mut lines = Vec::new();
+    while let Ok(line) = log.try_recv() {
+        lines.push(line);
+    }
+    let after_start: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| !l.contains("listening on"))
+        .skip(1)
+        .collect();
+    assert_eq!(after_start.len(), 1, "{after_start:#?}");
+    assert!(
+        after_start[0].contains(" WARN ")
+            && after_start[0].contains("check status changed")
+            && after_start[0].contains("connection refused"),
+        "{}",
+        after_start[0]
+    );
 }
 
 /// What `curl -i` prints for `GET /`: the status line, the headers as sent, a blank line and
@@ -120,13 +188,14 @@ async fn the_configuration_error_sample_is_what_the_server_prints() {
     let out = tokio::process::Command::new(example("server"))
         .env_clear()
         .env("HEALTH_CHECK_RETRIES", "abc")
+        .env("PORT", "x")
         .output();
     let out = tokio::time::timeout(Duration::from_secs(30), out)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        readme_output("$ HEALTH_CHECK_RETRIES=abc cargo run --example server"),
+        readme_output("$ HEALTH_CHECK_RETRIES=abc PORT=x cargo run --example server"),
         String::from_utf8_lossy(&out.stderr),
         "README.md's configuration error sample is out of date"
     );

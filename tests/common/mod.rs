@@ -270,7 +270,7 @@ pub fn checkov(dir: &str, config: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let text =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&config))
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(config))
             .unwrap();
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {

@@ -84,7 +84,8 @@ impl Monitors {
         let sender = Arc::new(sender);
         let handler = EventHandler::callback(move |event: SdamEvent| match event {
             SdamEvent::ServerHeartbeatFailed(event) => {
-                let text = event.failure.to_string();
+                // The driver's message without its labels and source dump.
+                let text = message(&event.failure);
                 let lasting = matches!(
                     Cause::recognise(&text),
                     Some(Cause::Refused | Cause::DnsLookup | Cause::TlsCertificate)
