@@ -1,8 +1,8 @@
 //! vitals in a tonic gRPC server: `grpc.health.v1` from the registry (for Kubernetes' native
 //! gRPC probes) and the HTTP probe layer on the same port, beside a real gRPC service.
 //!
-//! `cargo run --example tonic`; probe with `vitals-probe grpc://127.0.0.1:50051` or
-//! `curl --http1.1 localhost:50051/readyz`. SIGTERM drains: readiness fails, `Watch` streams
+//! `cargo run --features tonic --example tonic` (`PORT`, default 5000); probe with
+//! `vitals-probe grpc://127.0.0.1:5000` or `curl --http1.1 localhost:5000/readyz`. SIGTERM drains: readiness fails, `Watch` streams
 //! say so and end, the server keeps answering for `SHUTDOWN_DELAY_MS` (default 5000), then
 //! in-flight calls finish and the process exits. `Check("vitals.example.Echo")` follows
 //! readiness (see vitals-tonic's name table).
@@ -81,11 +81,11 @@ async fn main() {
         .with_ansi(false)
         .init();
     let health = Health::builder().build();
-    // Like the HTTP server: after SIGTERM, readiness fails at once and the server keeps
+    // Like vitals-server: after SIGTERM, readiness fails at once and the server keeps
     // answering this long, so load balancers and the kubelet see it before the port closes.
-    // `SHUTDOWN_DELAY_MS`, read and validated by vitals-env like every other variable.
-    let shutdown_delay = match EnvConfig::from_env() {
-        Ok(config) => config.shutdown_delay,
+    // `SHUTDOWN_DELAY_MS` and `PORT`, read and validated by vitals-env like every other variable.
+    let config = match EnvConfig::from_env() {
+        Ok(config) => config,
         Err(errors) => {
             for error in &errors {
                 eprintln!("configuration error: {error}");
@@ -93,15 +93,19 @@ async fn main() {
             std::process::exit(2);
         }
     };
-
-    let port = std::env::var("PORT").unwrap_or_else(|_| "50051".into());
+    let shutdown_delay = config.shutdown_delay;
+    let port = config.port;
     // All interfaces, IPv6 and (mapped) IPv4, where the kernel allows both on one socket (Linux
     // does by default): the kubelet probes the pod's IP, whichever family the cluster uses.
     let listener = match tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
         Ok(listener) => listener,
-        Err(_) => tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
-            .await
-            .expect("bind"),
+        Err(_) => match tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("cannot listen on port {port} (PORT={port}): {err}");
+                std::process::exit(1);
+            }
+        },
     };
     tracing::info!("listening on {}", listener.local_addr().unwrap());
 

@@ -24,7 +24,7 @@
 //!
 //! let err = EnvConfig::from_lookup(|n| (n == "SKIP_HEALTH_CHECKS").then(|| "mongodb".into()))
 //!     .unwrap_err();
-//! assert_eq!(err.variable(), "SKIP_HEALTH_CHECKS");
+//! assert_eq!(err.first().variable(), "SKIP_HEALTH_CHECKS");
 //! assert!(err.to_string().contains("mongo, redis, storage, custom_code"));
 //! ```
 #![forbid(unsafe_code)]
@@ -38,7 +38,6 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use vitals_core::{Check, CheckOptions, Health, HealthBuilder, Skip};
 use vitals_retry::Backoff;
-use vitals_tower::{DetailsPolicy, HealthLayer};
 
 pub use error::{EnvError, EnvErrors};
 pub use parse::{COMPONENTS, Components};
@@ -69,7 +68,7 @@ pub struct EnvConfig {
     /// `LISTEN_ADDRESS`: `None` listens on every interface, IPv6 and IPv4.
     pub listen_address: Option<IpAddr>,
     /// `HEALTH_CHECK_DETAILS`.
-    pub details: DetailsPolicy,
+    pub details: Details,
     /// `HEALTH_CHECK_DETAILS_TOKEN` (kept out of `Debug`).
     pub details_token: Option<String>,
     /// `HEALTH_CHECK_RETRIES`, `HEALTH_CHECK_RETRY_DELAY_MS`, `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
@@ -89,8 +88,21 @@ pub struct EnvConfig {
     /// `SHUTDOWN_DELAY_MS`.
     pub shutdown_delay: Duration,
     checks: Vec<Arc<dyn Check>>,
-    /// `AWS_WEB_IDENTITY_TOKEN_FILE`, when storage is checked (IRSA).
-    web_identity_token_file: Option<String>,
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE` as set (the AWS SDK reads it; IRSA mounts it).
+    pub web_identity_token_file: Option<String>,
+}
+
+/// Who sees a probe's details (`?verbose`): `HEALTH_CHECK_DETAILS`. Plain data: the server
+/// turns it into the probe layer's policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Details {
+    /// Loopback callers, and requests with the details token (`local`, the default).
+    Local,
+    /// Every caller (`always`).
+    Always,
+    /// No caller (`never`).
+    Never,
 }
 
 impl fmt::Debug for EnvConfig {
@@ -167,9 +179,9 @@ impl EnvConfig {
         let details = env
             .parsed(&var::DETAILS, "local, always or never", |raw| {
                 match raw.to_ascii_lowercase().as_str() {
-                    "local" => Some(DetailsPolicy::Local),
-                    "always" => Some(DetailsPolicy::Always),
-                    "never" => Some(DetailsPolicy::Never),
+                    "local" => Some(Details::Local),
+                    "always" => Some(Details::Always),
+                    "never" => Some(Details::Never),
                     _ => None,
                 }
             })?
@@ -205,6 +217,11 @@ impl EnvConfig {
             checks,
             web_identity_token_file,
         })
+    }
+
+    /// The configured checks, skipped ones included, in the order the guide lists backends.
+    pub fn checks(&self) -> &[Arc<dyn Check>] {
+        &self.checks
     }
 
     /// The names of the configured checks, skipped ones included.
@@ -243,124 +260,6 @@ impl EnvConfig {
             builder = builder.check_arc(check.clone(), options);
         }
         builder
-    }
-
-    /// The probe layer for `health` with the configured details policy and token, answering
-    /// `/livez`, `/readyz`, `/startupz`, `/healthz`; add `.route("/", Probe::All)` for the
-    /// deployment guide's probes.
-    pub fn health_layer(&self, health: Health) -> HealthLayer {
-        let layer = HealthLayer::new(health).details(self.details);
-        match &self.details_token {
-            Some(token) => layer.details_token(token.clone()),
-            None => layer,
-        }
-    }
-
-    /// Logs what the configuration means, once at startup: each check configured or skipped
-    /// (and whether it is critical), the schedule and mode, each check's timing, and one
-    /// warning when `HEALTH_CHECK_TIMEOUT_MS` cannot hold every attempt that
-    /// `HEALTH_CHECK_RETRIES` plans.
-    pub fn log_summary(&self, health: &Health) {
-        if !self.skip.is_empty() {
-            tracing::warn!(
-                "{}={}: these checks are reported as skipped, not run",
-                var::SKIP.name,
-                self.skip
-            );
-        }
-        if self.checks.is_empty() {
-            tracing::info!(
-                "no backend checks configured (set {}, {}, the *_STORAGE_BUCKET variables or {}); \
-                 probes report pass",
-                var::MONGO_URI.name,
-                var::REDIS_URI.name,
-                var::CUSTOM_CODE_RUNNER_URI.name
-            );
-        }
-        for check in &self.checks {
-            let component = check.component();
-            if self.skip.contains(component) {
-                tracing::warn!(
-                    check = check.name(),
-                    component,
-                    "check skipped by {}",
-                    var::SKIP.name
-                );
-            } else {
-                tracing::info!(
-                    check = check.name(),
-                    component,
-                    critical = !self.non_critical.contains(component),
-                    "check configured"
-                );
-            }
-        }
-        // IRSA's token is read by the AWS SDK at the first check; its error would not say which
-        // file is missing, so say it now.
-        if let Some(path) = &self.web_identity_token_file
-            && let Err(err) = std::fs::File::open(path)
-        {
-            tracing::warn!(
-                "{}={path} cannot be read ({err}): the pod's IAM role (IRSA) will not work; \
-                 is the service account annotated with eks.amazonaws.com/role-arn?",
-                variables::AWS_WEB_IDENTITY_TOKEN_FILE
-            );
-        }
-        let ms = |d: Duration| d.as_millis() as u64;
-        tracing::info!(
-            retries = self.backoff.retries(),
-            retry_delay_ms = ms(self.backoff.initial_delay()),
-            max_retry_delay_ms = ms(self.backoff.max_delay()),
-            mode = if self.interval.is_some() {
-                "background"
-            } else {
-                "on demand"
-            },
-            interval_ms = self.interval.map_or(0, ms),
-            cache_ttl_ms = ms(self.cache_ttl),
-            "health checks ready"
-        );
-        let mut short = Vec::new();
-        for (check, component, timing) in health.timings() {
-            tracing::info!(
-                check,
-                attempt_timeout_ms = ms(timing.attempt_timeout),
-                budget_ms = ms(timing.budget),
-                attempts = timing.planned_attempts,
-                max_age_ms = ms(timing.max_age),
-                "check timing"
-            );
-            if !timing.fits() {
-                let driver = match component {
-                    "mongo" => format!(
-                        " ({} + 5 s for the ping)",
-                        var::MONGO_SERVER_SELECTION_TIMEOUT.name
-                    ),
-                    "redis" => format!(
-                        " ({} + {})",
-                        var::REDIS_CONNECT_TIMEOUT.name,
-                        var::REDIS_COMMAND_TIMEOUT.name
-                    ),
-                    _ => String::new(),
-                };
-                short.push(format!(
-                    "{check}: {} of {} attempts fit, each up to {} ms{driver}, needs {} ms",
-                    timing.attempts_that_fit,
-                    timing.planned_attempts,
-                    ms(timing.attempt_timeout),
-                    ms(timing.budget_needed()),
-                ));
-            }
-        }
-        if !short.is_empty() {
-            tracing::warn!(
-                "{} is too short for {}={}: {}; raise it or unset it to derive it",
-                var::TIMEOUT.name,
-                var::RETRIES.name,
-                self.backoff.retries(),
-                short.join("; ")
-            );
-        }
     }
 }
 

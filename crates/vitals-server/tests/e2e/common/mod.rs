@@ -118,6 +118,23 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// The `vitals-server` binary cargo built for these tests.
+pub fn server_binary() -> PathBuf {
+    PathBuf::from(
+        option_env!("CARGO_BIN_EXE_vitals-server")
+            .expect("vitals-server's own tests know its binary; others start examples"),
+    )
+}
+
+/// The repository's root (README, deploy/), whichever package's tests include this file.
+pub fn root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").exists())
+        .expect("the workspace root holds Cargo.lock")
+        .to_path_buf()
+}
+
 /// Starts an example with a clean environment plus `env` and `PORT=0`, and returns it with the
 /// address it logged (`listening on …`) and a channel of its log lines.
 pub async fn start_example(
@@ -127,16 +144,20 @@ pub async fn start_example(
     spawn_example(Command::new(example(name)), name, env).await
 }
 
-/// Like [`start_example`], inside a network namespace of its own (`unshare --net`): nothing but
-/// a downed loopback, so a DNS lookup fails at once without sending a packet anywhere. Only
-/// its log can be read from outside.
-pub async fn start_example_without_network(
-    name: &str,
+/// Starts `vitals-server` as [`start_example`] starts an example.
+pub async fn start_server(env: &[(&str, &str)]) -> (Child, SocketAddr, UnboundedReceiver<String>) {
+    spawn_example(Command::new(server_binary()), "vitals-server", env).await
+}
+
+/// `vitals-server` inside a network namespace of its own (`unshare --net`): nothing but a
+/// downed loopback, so a DNS lookup fails at once without sending a packet anywhere. Only its
+/// log can be read from outside.
+pub async fn start_server_without_network(
     env: &[(&str, &str)],
 ) -> (Child, SocketAddr, UnboundedReceiver<String>) {
     let mut cmd = Command::new("unshare");
-    cmd.arg("--net").arg("--").arg(example(name));
-    spawn_example(cmd, name, env).await
+    cmd.arg("--net").arg("--").arg(server_binary());
+    spawn_example(cmd, "vitals-server", env).await
 }
 
 /// Like [`start_example`], for a command that runs the example (`ip netns exec …`).
@@ -228,7 +249,7 @@ pub async fn poll_until(
 pub fn python(args: &[&str]) -> std::process::Output {
     std::process::Command::new("vitals-test-python")
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .output()
         .expect("vitals-test-python (scripts/install-test-deps installs it)")
 }
@@ -238,7 +259,7 @@ pub fn python(args: &[&str]) -> std::process::Output {
 pub fn kustomize(dir: &str) -> String {
     let out = std::process::Command::new("vitals-test-kubectl")
         .args(["kustomize", dir])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .output()
         .expect("vitals-test-kubectl (scripts/install-test-deps installs it)");
     assert!(
@@ -269,9 +290,7 @@ pub fn checkov(dir: &str, config: &str) {
         "checkov {dir}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(config))
-            .unwrap();
+    let text = std::fs::read_to_string(root().join(config)).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         if line.trim_start().starts_with("- CKV") {

@@ -1,9 +1,9 @@
-//! `examples/server.rs` as a process: serves the probes, rejects bad configuration.
-mod common;
+//! `vitals-server` as a process: serves the probes, rejects bad configuration.
+use crate::common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::{example, http, poll_until};
+use common::{http, poll_until, server_binary};
 use tokio::process::Child;
 
 async fn start(
@@ -13,7 +13,7 @@ async fn start(
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
-    common::start_example("server", env).await
+    common::start_server(env).await
 }
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
         ("CUSTOM_CODE_RUNNER_URI", "runner:8080"),
     ];
     for (var, value) in cases {
-        let out = tokio::process::Command::new(example("server"))
+        let out = tokio::process::Command::new(server_binary())
             .env_clear()
             .env(var, value)
             .env("PORT", if var == "PORT" { value } else { "0" })

@@ -1,10 +1,10 @@
 //! deploy/kubernetes/ (what its overlays render) against what the examples really serve and
 //! read, so they cannot drift; and the README's deploy commands, applied to a rendered copy.
-mod common;
+use crate::common;
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
-use common::{example, http, start_example};
+use common::{http, server_binary, start_server};
 use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -105,9 +105,9 @@ fn containers(overlay: &str) -> Vec<Container> {
     out
 }
 
-/// The port an example listens on when `PORT` is unset (read from its own log).
-async fn default_port(name: &str) -> i64 {
-    let mut cmd = tokio::process::Command::new(example(name));
+/// The port the server listens on when `PORT` is unset (read from its own log).
+async fn default_port() -> i64 {
+    let mut cmd = tokio::process::Command::new(server_binary());
     cmd.env_clear()
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
@@ -120,7 +120,7 @@ async fn default_port(name: &str) -> i64 {
                 return addr.trim().rsplit(':').next().unwrap().parse().unwrap();
             }
         }
-        panic!("{name} exited before listening");
+        panic!("the server exited before listening");
     })
     .await
     .unwrap();
@@ -137,11 +137,11 @@ async fn the_http_deployment_matches_the_server() {
     // Ports: the container port, every probe's port and the server's default all agree.
     assert_eq!(server.ports, [5000]);
     assert!(server.http_probes.iter().all(|(_, port)| *port == 5000));
-    assert_eq!(default_port("server").await, 5000);
+    assert_eq!(default_port().await, 5000);
     // The probe timings: the_manifests_timings_add_up_under_the_timing_rule.
 
     // Every probe path is served (no backends configured: every probe passes).
-    let (mut child, addr, _log) = start_example("server", &[]).await;
+    let (mut child, addr, _log) = start_server(&[]).await;
     for (path, _) in &server.http_probes {
         assert_eq!(http(addr, "GET", path, &[]).await.status, 200, "{path}");
     }
@@ -153,7 +153,7 @@ async fn the_http_deployment_matches_the_server() {
         if READ_BY_AWS_SDK.contains(&name.as_str()) {
             continue;
         }
-        let out = tokio::process::Command::new(example("server"))
+        let out = tokio::process::Command::new(server_binary())
             .env_clear()
             .env(name, "junk value ::")
             .output()
@@ -177,7 +177,7 @@ async fn the_http_deployment_matches_the_server() {
         .filter(|(k, _)| *k != "PORT")
         .collect();
     let env: Vec<(&str, &str)> = literal.into_iter().collect();
-    let (mut child, _addr, _log) = start_example("server", &env).await;
+    let (mut child, _addr, _log) = start_server(&env).await;
     child.kill().await.unwrap();
 }
 
@@ -197,7 +197,7 @@ async fn the_grpc_deployment_runs_the_server_with_native_grpc_probes() {
     };
     assert_eq!(grpc.env, http_server.env);
 
-    let (mut child, addr, _log) = start_example("server", &[]).await;
+    let (mut child, addr, _log) = start_server(&[]).await;
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
@@ -331,7 +331,7 @@ async fn the_manifests_timings_add_up_under_the_timing_rule() {
             ("REDIS_URI", redis.as_str()),
             ("AWS_EC2_METADATA_DISABLED", "true"),
         ]);
-        let (mut child, _addr, mut log) = start_example("server", &env).await;
+        let (mut child, _addr, mut log) = start_server(&env).await;
         common::wait_for_log(&mut log, "health checks ready").await;
         child.kill().await.unwrap();
         let mut lines = Vec::new();
@@ -393,7 +393,7 @@ async fn the_manifests_timings_add_up_under_the_timing_rule() {
 /// `port-forward` names it.
 #[test]
 fn the_readme_deploy_commands_create_one_working_variant() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let section = readme
         .split("## Deploy on AWS")

@@ -1,11 +1,11 @@
 //! The engine's timing model through the server process, against real backends (issue 13):
 //! a caller's deadline never changes a shared result, timeouts add up, probes never wait on a
 //! slow backend, a check never sticks to a broken client.
-mod common;
+use crate::common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::{http, poll_until, start_example};
+use common::{http, poll_until, start_server};
 use tokio::time::Instant;
 use vitals_testkit::{Fault, FaultProxy, MongoServer, RedisServer};
 
@@ -28,15 +28,12 @@ fn drain(log: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Vec<String> 
 #[tokio::test]
 async fn a_caller_with_a_1ms_deadline_never_fails_the_probe_for_anyone_else() {
     let mongo = MongoServer::start();
-    let (mut child, addr, mut log) = start_example(
-        "server",
-        &[
-            ("MONGO_URI", &mongo.uri()),
-            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "2000"),
-            ("HEALTH_CHECK_INTERVAL_MS", "0"),
-            ("HEALTH_CHECK_CACHE_TTL_MS", "200"),
-        ],
-    )
+    let (mut child, addr, mut log) = start_server(&[
+        ("MONGO_URI", &mongo.uri()),
+        ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "2000"),
+        ("HEALTH_CHECK_INTERVAL_MS", "0"),
+        ("HEALTH_CHECK_CACHE_TTL_MS", "200"),
+    ])
     .await;
     poll_until(addr, "/readyz?verbose", "mongo pass", |code, _| code == 200).await;
     for round in 0..5 {
@@ -75,16 +72,13 @@ async fn a_caller_with_a_1ms_deadline_never_fails_the_probe_for_anyone_else() {
 #[tokio::test]
 async fn redis_recovers_after_a_restart_when_its_connect_timeout_exceeds_the_budget() {
     let mut redis = RedisServer::start();
-    let (mut child, addr, mut log) = start_example(
-        "server",
-        &[
-            ("REDIS_URI", &redis.url()),
-            ("REDIS_CONNECT_TIMEOUT_MS", "3000"),
-            ("HEALTH_CHECK_TIMEOUT_MS", "1500"),
-            ("HEALTH_CHECK_RETRIES", "0"),
-            ("HEALTH_CHECK_INTERVAL_MS", "100"),
-        ],
-    )
+    let (mut child, addr, mut log) = start_server(&[
+        ("REDIS_URI", &redis.url()),
+        ("REDIS_CONNECT_TIMEOUT_MS", "3000"),
+        ("HEALTH_CHECK_TIMEOUT_MS", "1500"),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
     .await;
     // The budget cannot hold one attempt of connect + command timeout: said once at startup.
     let warning = common::wait_for_log(&mut log, "HEALTH_CHECK_TIMEOUT_MS is too short").await;
@@ -125,16 +119,13 @@ async fn mongo_faults_report_the_drivers_reason_after_every_retry() {
         (tls.uri(), "TLS certificate rejected"),
     ];
     for (uri, reason) in &cases {
-        let (mut child, addr, _log) = start_example(
-            "server",
-            &[
-                ("MONGO_URI", uri.as_str()),
-                ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "1000"),
-                ("HEALTH_CHECK_RETRIES", "2"),
-                ("HEALTH_CHECK_RETRY_DELAY_MS", "100"),
-                ("HEALTH_CHECK_INTERVAL_MS", "100"),
-            ],
-        )
+        let (mut child, addr, _log) = start_server(&[
+            ("MONGO_URI", uri.as_str()),
+            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "1000"),
+            ("HEALTH_CHECK_RETRIES", "2"),
+            ("HEALTH_CHECK_RETRY_DELAY_MS", "100"),
+            ("HEALTH_CHECK_INTERVAL_MS", "100"),
+        ])
         .await;
         let mongo = |j: &serde_json::Value| j["checks"]["mongo"][0].clone();
         let down = poll_until(addr, "/readyz?verbose", reason, |code, j| {
@@ -161,17 +152,14 @@ async fn probes_never_wait_for_a_blackholed_backend() {
         "mongodb://{}/?directConnection=true&connectTimeoutMS=300",
         proxy.addr()
     );
-    let (mut child, addr, _log) = start_example(
-        "server",
-        &[
-            ("MONGO_URI", &uri),
-            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "600"),
-            ("HEALTH_CHECK_RETRIES", "2"),
-            ("HEALTH_CHECK_RETRY_DELAY_MS", "200"),
-            ("HEALTH_CHECK_INTERVAL_MS", "0"),
-            ("HEALTH_CHECK_CACHE_TTL_MS", "100"),
-        ],
-    )
+    let (mut child, addr, _log) = start_server(&[
+        ("MONGO_URI", &uri),
+        ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "600"),
+        ("HEALTH_CHECK_RETRIES", "2"),
+        ("HEALTH_CHECK_RETRY_DELAY_MS", "200"),
+        ("HEALTH_CHECK_INTERVAL_MS", "0"),
+        ("HEALTH_CHECK_CACHE_TTL_MS", "100"),
+    ])
     .await;
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
@@ -214,23 +202,20 @@ async fn the_readmes_timing_table_is_what_the_server_logs_under_the_guides_defau
     let redis = format!("redis://{nowhere}");
     let runner = format!("http://{nowhere}/health");
     let endpoint = format!("http://{nowhere}");
-    let (mut child, _addr, mut log) = start_example(
-        "server",
-        &[
-            ("MONGO_URI", &mongo),
-            ("REDIS_URI", &redis),
-            ("CUSTOM_CODE_RUNNER_URI", &runner),
-            ("TMP_STORAGE_BUCKET", "test-integration-app-tmp"),
-            (
-                "CONNECTORS_STORAGE_BUCKET",
-                "test-integration-app-connectors",
-            ),
-            ("STATIC_STORAGE_BUCKET", "test-integration-app-static"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_ENDPOINT_URL", &endpoint),
-        ],
-    )
+    let (mut child, _addr, mut log) = start_server(&[
+        ("MONGO_URI", &mongo),
+        ("REDIS_URI", &redis),
+        ("CUSTOM_CODE_RUNNER_URI", &runner),
+        ("TMP_STORAGE_BUCKET", "test-integration-app-tmp"),
+        (
+            "CONNECTORS_STORAGE_BUCKET",
+            "test-integration-app-connectors",
+        ),
+        ("STATIC_STORAGE_BUCKET", "test-integration-app-static"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", &endpoint),
+    ])
     .await;
     common::wait_for_log(&mut log, "health checks ready").await;
     child.kill().await.unwrap();
@@ -264,8 +249,7 @@ async fn the_readmes_timing_table_is_what_the_server_logs_under_the_guides_defau
     }
     assert_eq!(rows.len(), 6, "{rows:#?}");
     let table = rows.join("\n");
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let start = "<!-- timing table: tests/timing.rs -->\n";
     let documented = readme
         .split(start)

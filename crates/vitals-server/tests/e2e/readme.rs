@@ -1,15 +1,14 @@
 //! The README's sample outputs are what the server prints, so they cannot drift.
-mod common;
+use crate::common;
 
 use std::{net::TcpListener, time::Duration};
 
-use common::{example, http, poll_until, start_example};
+use common::{http, poll_until, server_binary, start_server};
 use vitals_testkit::MongoServer;
 
 /// The lines the README shows after the command line starting with `command`.
 fn readme_output(command: &str) -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let mut lines = readme.lines().skip_while(|l| !l.starts_with(command));
     assert!(
         lines.next().is_some(),
@@ -56,11 +55,8 @@ async fn the_verbose_readiness_sample_is_what_a_configured_server_prints() {
         .local_addr()
         .unwrap();
     let redis = format!("redis://{refused}");
-    let (mut child, addr, _log) = start_example(
-        "server",
-        &[("MONGO_URI", &mongo.uri()), ("REDIS_URI", &redis)],
-    )
-    .await;
+    let (mut child, addr, _log) =
+        start_server(&[("MONGO_URI", &mongo.uri()), ("REDIS_URI", &redis)]).await;
     let body = text_when(addr, "/readyz?verbose", settled).await;
     let printed = body.replace(&refused.to_string(), "127.0.0.1:6390");
     assert_eq!(
@@ -81,7 +77,7 @@ async fn a_refused_mongodb_is_reported_after_four_quick_attempts_and_logged_once
         .local_addr()
         .unwrap();
     let uri = format!("mongodb://{refused}");
-    let (mut child, addr, mut log) = start_example("server", &[("MONGO_URI", &uri)]).await;
+    let (mut child, addr, mut log) = start_server(&[("MONGO_URI", &uri)]).await;
     let first = poll_until(addr, "/readyz/mongo?verbose", "the first result", |_, j| {
         j["checks"]["mongo"][0]["source"] == "background"
     })
@@ -173,7 +169,7 @@ async fn curl_i(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[tokio::test]
 async fn the_curl_i_sample_is_what_the_server_answers() {
-    let (mut child, addr, _log) = start_example("server", &[]).await;
+    let (mut child, addr, _log) = start_server(&[]).await;
     let printed = curl_i(addr, "/").await;
     assert_eq!(
         readme_output("$ curl -i localhost:5000/"),
@@ -185,7 +181,7 @@ async fn the_curl_i_sample_is_what_the_server_answers() {
 
 #[tokio::test]
 async fn the_configuration_error_sample_is_what_the_server_prints() {
-    let out = tokio::process::Command::new(example("server"))
+    let out = tokio::process::Command::new(server_binary())
         .env_clear()
         .env("HEALTH_CHECK_RETRIES", "abc")
         .env("PORT", "x")
@@ -195,7 +191,7 @@ async fn the_configuration_error_sample_is_what_the_server_prints() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        readme_output("$ HEALTH_CHECK_RETRIES=abc PORT=x cargo run --example server"),
+        readme_output("$ HEALTH_CHECK_RETRIES=abc PORT=x vitals-server"),
         String::from_utf8_lossy(&out.stderr),
         "README.md's configuration error sample is out of date"
     );
@@ -204,8 +200,7 @@ async fn the_configuration_error_sample_is_what_the_server_prints() {
 /// The README's configuration table is the one `vitals-env` renders from the variables it reads.
 #[test]
 fn the_configuration_table_is_vitals_envs() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let start = "<!-- configuration table: vitals_env::markdown_table -->\n";
     let shown = readme
         .split_once(start)

@@ -1,6 +1,6 @@
 //! grpc.health.v1 from the registry, seen by tonic-health's standard client, with a real
 //! Redis going down and up.
-mod common;
+use crate::common;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -9,12 +9,10 @@ use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-use vitals::{
-    Backoff, Check, CheckError, CheckOptions, Details, Health, async_trait,
-    tonic::{GrpcHealth, HealthListRequest, HealthListResponse},
-};
+use vitals_core::{Backoff, Check, CheckError, CheckOptions, Details, Health, async_trait};
 use vitals_redis::RedisCheck;
 use vitals_testkit::RedisServer;
+use vitals_tonic::{GrpcHealth, HealthListRequest, HealthListResponse};
 
 async fn serve(health: Health) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -267,7 +265,7 @@ async fn a_check_with_a_1ms_deadline_never_poisons_later_callers() {
         }
         // It reached the server: it started the run that is now in progress.
         let started = tokio::time::Instant::now();
-        while health.latest(vitals::Probe::Readiness).checks[0]
+        while health.latest(vitals_core::Probe::Readiness).checks[0]
             .progress
             .is_none()
         {
@@ -283,7 +281,7 @@ async fn a_check_with_a_1ms_deadline_never_poisons_later_callers() {
         }
         proxy.set(vitals_testkit::Fault::Pass);
     }
-    let report = health.latest(vitals::Probe::Readiness);
+    let report = health.latest(vitals_core::Probe::Readiness);
     assert_eq!(report.checks[0].consecutive_failures, 0, "{report:?}");
 }
 
@@ -308,18 +306,15 @@ async fn the_server_serves_grpc_health_from_its_real_checks() {
     let mut mongo = vitals_testkit::MongoServer::start();
     let proxy = vitals_testkit::FaultProxy::start(mongo.addr()).await;
     let uri = format!("mongodb://{}/?directConnection=true", proxy.addr());
-    let (mut child, addr, mut log) = common::start_example(
-        "server",
-        &[
-            ("MONGO_URI", &uri),
-            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "500"),
-            ("HEALTH_CHECK_RETRIES", "0"),
-            ("HEALTH_CHECK_INTERVAL_MS", "100"),
-            ("REDIS_URI", "redis://127.0.0.1:1"),
-            ("SKIP_HEALTH_CHECKS", "redis"),
-            ("SHUTDOWN_DELAY_MS", "1000"),
-        ],
-    )
+    let (mut child, addr, mut log) = common::start_server(&[
+        ("MONGO_URI", &uri),
+        ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "500"),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+        ("REDIS_URI", "redis://127.0.0.1:1"),
+        ("SKIP_HEALTH_CHECKS", "redis"),
+        ("SHUTDOWN_DELAY_MS", "1000"),
+    ])
     .await;
     let mut client = client(addr).await;
     let started = std::time::Instant::now();
@@ -422,14 +417,11 @@ async fn list_answers_within_the_callers_deadline_while_a_backend_is_blackholed(
     let proxy = vitals_testkit::FaultProxy::start(mongo.addr()).await;
     proxy.set(vitals_testkit::Fault::Blackhole);
     let uri = format!("mongodb://{}/?directConnection=true", proxy.addr());
-    let (mut child, addr, _log) = common::start_example(
-        "server",
-        &[
-            ("MONGO_URI", &uri),
-            ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000"),
-            ("HEALTH_CHECK_INTERVAL_MS", "0"),
-        ],
-    )
+    let (mut child, addr, _log) = common::start_server(&[
+        ("MONGO_URI", &uri),
+        ("MONGO_SERVER_SELECTION_TIMEOUT_MS", "3000"),
+        ("HEALTH_CHECK_INTERVAL_MS", "0"),
+    ])
     .await;
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
@@ -506,13 +498,10 @@ async fn two_hundred_watchers_are_all_told_of_a_change() {
 /// against the main server: the names, Watch and List as a non-Rust peer sees them.
 #[tokio::test]
 async fn the_official_python_client_agrees() {
-    let (mut child, addr, _log) = common::start_example(
-        "server",
-        &[
-            ("REDIS_URI", "redis://127.0.0.1:1"),
-            ("SKIP_HEALTH_CHECKS", "redis"),
-        ],
-    )
+    let (mut child, addr, _log) = common::start_server(&[
+        ("REDIS_URI", "redis://127.0.0.1:1"),
+        ("SKIP_HEALTH_CHECKS", "redis"),
+    ])
     .await;
     let services = [
         "",
@@ -526,7 +515,7 @@ async fn the_official_python_client_agrees() {
     let out = tokio::process::Command::new(vitals_testkit::require_binary("vitals-test-python"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/grpc_health_client.py"
+            "/tests/e2e/support/grpc_health_client.py"
         ))
         .arg(addr.to_string())
         .args(services)

@@ -1,11 +1,11 @@
 //! Planted secrets in every credential the server is configured with; every check driven into
 //! success and failure; no secret in any response body (all paths, formats, verbosity) or any
 //! log line, even at `trace`.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{http, start_example};
+use common::{http, start_server};
 use vitals_testkit::{MongoServer, RedisServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 
 const REDIS_PASSWORD: &str = "redis-Pa55-sEcReT-1";
@@ -86,7 +86,7 @@ async fn no_secret_reaches_a_body_or_a_log_line() {
     for bucket in ["secrets-tmp", "secrets-connectors", "secrets-static"] {
         s3.create_bucket(bucket);
     }
-    let (mut runner, runner_addr, _runner_log) = start_example("server", &[]).await;
+    let (mut runner, runner_addr, _runner_log) = start_server(&[]).await;
 
     let redis_uri = redis.url();
     assert!(redis_uri.contains(REDIS_PASSWORD));
@@ -118,7 +118,7 @@ async fn no_secret_reaches_a_body_or_a_log_line() {
         ("HEALTH_CHECK_INTERVAL_MS", "200"),
         ("SHUTDOWN_DELAY_MS", "0"),
     ];
-    let (mut server, addr, mut log) = start_example("server", &env).await;
+    let (mut server, addr, mut log) = start_server(&env).await;
 
     // Success: Redis, S3 and the runner pass with their credentials (the test MongoDB server
     // has no authentication, so the Mongo check fails its handshake: a failure with a password).

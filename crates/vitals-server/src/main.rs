@@ -1,26 +1,29 @@
-//! The main job: a service on port 5000 whose probes tell the truth about its dependencies,
+//! `vitals-server`: a service on port 5000 whose probes tell the truth about its dependencies,
 //! configured by the deployment guide's environment variables.
 //!
 //! ```text
-//! cargo run --example server
-//! curl -i localhost:5000/            # every check, as the guide's probes use it
+//! vitals-server                        # or: cargo run -p vitals-server
+//! curl -i localhost:5000/              # every check, as the guide's probes use it
 //! curl -s 'localhost:5000/readyz?verbose'
 //! grpc-health-probe -addr localhost:5000 -service readyz   # grpc.health.v1 on the same port
 //! ```
 //!
 //! Every variable (the guide's and vitals' own) is read, validated and documented by
-//! `vitals-env` (`vitals_env::VARIABLES`; the README's configuration table is generated from
-//! it). A bad value exits with status 2 and one line naming the variable, the value and what
-//! is accepted. Redis is non-critical by default (`NON_CRITICAL_HEALTH_CHECKS=redis`): the
-//! guide says it "is only used as a cache … and can be safely restarted or cleared", so a
-//! Redis outage makes probes `warn` (still 200) instead of taking every pod out of service.
+//! `vitals-env` (`vitals_env::VARIABLES`; `--help` and the README's configuration table are
+//! rendered from it). Invalid values exit with status 2 and one line each naming the variable,
+//! the value and what is accepted. Redis is non-critical by default
+//! (`NON_CRITICAL_HEALTH_CHECKS=redis`): the guide says it "is only used as a cache … and can
+//! be safely restarted or cleared", so a Redis outage makes probes `warn` (still 200) instead
+//! of taking every pod out of service.
 //!
 //! Each attempt is bounded by the driver's own timeout (so its error is reported), each run
 //! holds every attempt and delay unless `HEALTH_CHECK_TIMEOUT_MS` says otherwise (then one
 //! startup warning says how many attempts fit), and a probe never waits longer than 250 ms.
-//!
 //! Checks run in the background, so a kubelet probe with `timeoutSeconds: 1` is answered at
 //! once from the latest result even while retries take seconds.
+#![forbid(unsafe_code)]
+
+mod startup;
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -37,9 +40,10 @@ use hyper_util::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower::{Layer as _, ServiceExt as _};
 use tracing_subscriber::EnvFilter;
-use vitals::{Health, Probe, tower::ClientAddr};
+use vitals_core::Health;
 use vitals_env::EnvConfig;
 use vitals_tonic::GrpcHealth;
+use vitals_tower::ClientAddr;
 
 /// After the shutdown delay, how long in-flight requests may take to finish. A pod's
 /// `terminationGracePeriodSeconds` must hold `SHUTDOWN_DELAY_MS` and this.
@@ -48,8 +52,8 @@ const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
 /// `--help`: what the server does and every variable it reads, from vitals-env's table.
 fn help() -> String {
     let mut out = String::from(
-        "vitals server: health probes for the deployment guide's dependencies\n\n\
-         Usage: server [--help | --version]\n\n\
+        "vitals-server: health probes for the deployment guide's dependencies\n\n\
+         Usage: vitals-server [--help | --version]\n\n\
          Configured by environment variables only (an invalid value stops the server with\n\
          exit status 2 and a line naming the variable):\n\n",
     );
@@ -82,7 +86,7 @@ fn arguments() -> Option<ExitCode> {
             Some(ExitCode::SUCCESS)
         }
         ["--version" | "-V"] => {
-            println!("server (vitals) {}", env!("CARGO_PKG_VERSION"));
+            println!("vitals-server {}", env!("CARGO_PKG_VERSION"));
             Some(ExitCode::SUCCESS)
         }
         _ => {
@@ -122,7 +126,7 @@ async fn main() -> ExitCode {
     let metrics = config.metrics.then(prometheus);
     // Status changes are logged once, by the registry ("check status changed").
     let health = config.health_builder().build();
-    config.log_summary(&health);
+    startup::log_summary(&config, &health);
 
     // The layer wraps the whole application, so probes are answered before any routing.
     // grpc.health.v1 (Check, Watch, List) is served on the same port from the same registry,
@@ -147,10 +151,7 @@ async fn main() -> ExitCode {
     }
     // Details (`?verbose`) only for the callers HEALTH_CHECK_DETAILS admits: by default
     // loopback, which the connection's address below tells.
-    let app = config
-        .health_layer(health.clone())
-        .route("/", Probe::All)
-        .layer(router);
+    let app = startup::health_layer(&config, health.clone()).layer(router);
 
     let listener = match listen(config.listen_address, config.port) {
         Ok(listener) => listener,

@@ -1,11 +1,11 @@
 //! The storage check against an S3 that really has lifecycle and CORS rules, and the IAM
 //! role path of EKS (IRSA: a web-identity token exchanged at STS), both served by moto on
 //! loopback. The buckets are configured as deploy/terraform configures them.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{http, start_example};
+use common::{http, start_server};
 use vitals_s3::aws_sdk_s3::{
     Client,
     config::{BehaviorVersion, Credentials, Region},
@@ -107,22 +107,19 @@ async fn the_deep_storage_check_passes_on_terraforms_buckets_and_warns_on_drift(
     let client = s3(&moto);
     buckets_as_terraform_makes_them(&client).await;
     let endpoint = moto.endpoint();
-    let (mut child, addr, _log) = start_example(
-        "server",
-        &[
-            ("TMP_STORAGE_BUCKET", TMP),
-            ("CONNECTORS_STORAGE_BUCKET", CONNECTORS),
-            ("STATIC_STORAGE_BUCKET", STATIC),
-            ("STORAGE_DEEP_CHECK", "true"),
-            ("AWS_ENDPOINT_URL", &endpoint),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing-secret-key"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("HEALTH_CHECK_RETRIES", "0"),
-            ("HEALTH_CHECK_INTERVAL_MS", "100"),
-        ],
-    )
+    let (mut child, addr, _log) = start_server(&[
+        ("TMP_STORAGE_BUCKET", TMP),
+        ("CONNECTORS_STORAGE_BUCKET", CONNECTORS),
+        ("STATIC_STORAGE_BUCKET", STATIC),
+        ("STORAGE_DEEP_CHECK", "true"),
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing-secret-key"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
     .await;
     let line = storage_line(addr, |l| l.starts_with("[+]") || l.starts_with("[~]")).await;
     assert_eq!(line, "[+]storage ok");
@@ -184,24 +181,21 @@ async fn the_iam_role_path_works_with_only_a_web_identity_token() {
     let missing = dir.path().join("missing-token");
     for (file, expect_pass) in [(&token_file, true), (&missing, false)] {
         let file = file.display().to_string();
-        let (mut child, addr, mut log) = start_example(
-            "server",
-            &[
-                ("TMP_STORAGE_BUCKET", TMP),
-                ("CONNECTORS_STORAGE_BUCKET", CONNECTORS),
-                ("STATIC_STORAGE_BUCKET", STATIC),
-                ("AWS_ENDPOINT_URL", &endpoint),
-                ("AWS_REGION", "us-east-1"),
-                (
-                    "AWS_ROLE_ARN",
-                    "arn:aws:iam::123456789012:role/vitals-server-s3",
-                ),
-                ("AWS_WEB_IDENTITY_TOKEN_FILE", &file),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-                ("HEALTH_CHECK_RETRIES", "0"),
-                ("HEALTH_CHECK_INTERVAL_MS", "200"),
-            ],
-        )
+        let (mut child, addr, mut log) = start_server(&[
+            ("TMP_STORAGE_BUCKET", TMP),
+            ("CONNECTORS_STORAGE_BUCKET", CONNECTORS),
+            ("STATIC_STORAGE_BUCKET", STATIC),
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_REGION", "us-east-1"),
+            (
+                "AWS_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/vitals-server-s3",
+            ),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", &file),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HEALTH_CHECK_RETRIES", "0"),
+            ("HEALTH_CHECK_INTERVAL_MS", "200"),
+        ])
         .await;
         let line = storage_line(addr, |l| {
             (l.starts_with("[+]") || l.starts_with("[-]")) && !l.contains("no result yet")

@@ -1,10 +1,10 @@
 //! Every environment variable the server reads, given junk: each is a startup error that names
 //! the variable, quotes the value and says what is accepted — never a panic, never a start.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::example;
+use common::server_binary;
 
 const NUMBER_JUNK: &[&str] = &[
     "abc",
@@ -103,7 +103,7 @@ fn cases() -> Vec<(&'static str, &'static str)> {
 }
 
 async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = tokio::process::Command::new(example("server"));
+    let mut cmd = tokio::process::Command::new(server_binary());
     cmd.env_clear().env("PORT", "0");
     for (k, v) in env {
         cmd.env(k, v);
@@ -166,7 +166,7 @@ async fn a_password_in_a_bad_uri_is_not_echoed() {
 #[tokio::test]
 async fn help_lists_every_variable_and_unknown_arguments_are_refused() {
     let server = |args: &[&str]| {
-        let mut cmd = tokio::process::Command::new(example("server"));
+        let mut cmd = tokio::process::Command::new(server_binary());
         cmd.env_clear().args(args);
         async move {
             tokio::time::timeout(Duration::from_secs(30), cmd.output())

@@ -2,28 +2,27 @@
 //! only to the callers `HEALTH_CHECK_DETAILS` admits. A caller that is not on loopback is a
 //! second network namespace this test creates (ip netns + veth), wired only to the server's
 //! own namespace: no packet leaves the test's namespaces.
-mod common;
+use crate::common;
 
 use std::{
     net::{IpAddr, SocketAddr},
     process::Command as StdCommand,
 };
 
-use common::{example, http, spawn_example, wait_for_log};
+use common::{http, server_binary, spawn_example, wait_for_log};
 use tokio::process::Command;
 
 /// Both families by default; one address when `LISTEN_ADDRESS` names it.
 #[tokio::test]
 async fn the_server_listens_on_ipv6_and_ipv4_unless_told_one_address() {
-    let (mut child, addr, _log) = common::start_example("server", &[]).await;
+    let (mut child, addr, _log) = common::start_server(&[]).await;
     let v6 = SocketAddr::new("::1".parse().unwrap(), addr.port());
     assert_eq!(http(addr, "GET", "/readyz", &[]).await.status, 200);
     assert_eq!(http(v6, "GET", "/readyz", &[]).await.status, 200);
     child.kill().await.unwrap();
 
     for (only, other) in [("127.0.0.1", "::1"), ("::1", "127.0.0.1")] {
-        let (mut child, addr, _log) =
-            common::start_example("server", &[("LISTEN_ADDRESS", only)]).await;
+        let (mut child, addr, _log) = common::start_server(&[("LISTEN_ADDRESS", only)]).await;
         let at = |ip: &str| SocketAddr::new(ip.parse::<IpAddr>().unwrap(), addr.port());
         assert_eq!(http(at(only), "GET", "/readyz", &[]).await.status, 200);
         let refused = tokio::net::TcpStream::connect(at(other)).await;
@@ -125,11 +124,10 @@ async fn details_go_to_loopback_and_token_callers_only_unless_configured() {
         ("never", false, false, false),
     ] {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns.server])
-            .arg(example("server"));
+        cmd.args(["netns", "exec", &ns.server]).arg(server_binary());
         let (mut child, addr, mut log) = spawn_example(
             cmd,
-            "server",
+            "vitals-server",
             &[
                 ("REDIS_URI", refused),
                 ("HEALTH_CHECK_RETRIES", "0"),

@@ -1,10 +1,10 @@
 //! The server's `/metrics`, read with the official Prometheus client's text parser, while a
 //! real redis-server goes down and comes back; the README's alert rule names real metrics.
-mod common;
+use crate::common;
 
 use std::{io::Write, net::SocketAddr, process::Stdio, time::Duration};
 
-use common::{http, start_example};
+use common::{http, start_server};
 use vitals_testkit::RedisServer;
 
 /// One sample of a scrape.
@@ -26,7 +26,7 @@ async fn scrape(addr: SocketAddr) -> (String, Vec<Sample>) {
         std::process::Command::new(vitals_testkit::require_binary("vitals-test-python"))
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/prometheus_samples.py"
+                "/tests/e2e/support/prometheus_samples.py"
             ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -88,16 +88,13 @@ const REDIS: &[(&str, &str)] = &[("name", "redis"), ("component", "redis")];
 async fn metrics_follow_a_real_redis_down_and_up_and_carry_no_secret() {
     let password = "planted-Redis-pw-7731";
     let mut redis = RedisServer::builder().password(password).start();
-    let (mut child, addr, _log) = start_example(
-        "server",
-        &[
-            ("REDIS_URI", &redis.url()),
-            ("REDIS_CONNECT_TIMEOUT_MS", "500"),
-            ("HEALTH_CHECK_RETRIES", "1"),
-            ("HEALTH_CHECK_RETRY_DELAY_MS", "50"),
-            ("HEALTH_CHECK_INTERVAL_MS", "100"),
-        ],
-    )
+    let (mut child, addr, _log) = start_server(&[
+        ("REDIS_URI", &redis.url()),
+        ("REDIS_CONNECT_TIMEOUT_MS", "500"),
+        ("HEALTH_CHECK_RETRIES", "1"),
+        ("HEALTH_CHECK_RETRY_DELAY_MS", "50"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
     .await;
     assert!(
         redis.url().contains(password),
@@ -183,8 +180,7 @@ fn passes_and_warns(samples: &[Sample]) -> f64 {
 
 #[tokio::test]
 async fn health_check_metrics_false_turns_the_endpoint_off() {
-    let (mut child, addr, _log) =
-        start_example("server", &[("HEALTH_CHECK_METRICS", "false")]).await;
+    let (mut child, addr, _log) = start_server(&[("HEALTH_CHECK_METRICS", "false")]).await;
     assert_eq!(http(addr, "GET", "/metrics", &[]).await.status, 404);
     child.kill().await.unwrap();
 }
@@ -192,8 +188,7 @@ async fn health_check_metrics_false_turns_the_endpoint_off() {
 /// The README's alert rule uses metric names the server really exports.
 #[tokio::test]
 async fn the_readmes_alert_rule_names_exported_metrics() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let rule = readme
         .split("<!-- alert rule: tests/metrics.rs -->")
         .nth(1)
@@ -205,13 +200,10 @@ async fn the_readmes_alert_rule_names_exported_metrics() {
         .collect();
     assert!(!names.is_empty(), "{rule}");
     let redis = RedisServer::start();
-    let (mut child, addr, _log) = start_example(
-        "server",
-        &[
-            ("REDIS_URI", &redis.url()),
-            ("HEALTH_CHECK_INTERVAL_MS", "100"),
-        ],
-    )
+    let (mut child, addr, _log) = start_server(&[
+        ("REDIS_URI", &redis.url()),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
     .await;
     let samples = until(addr, "a first result", |s| {
         value(s, "vitals_healthcheck", REDIS).is_some()

@@ -2,16 +2,12 @@
 //! (python-hcl2), checkov passes it, and it agrees with the Kubernetes manifests and the
 //! server: names, namespace, role, the lifecycle days and CORS method the deep check expects,
 //! and the permissions the checks need.
-mod common;
+use crate::common::{self, root};
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use yaml_rust2::YamlLoader;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn terraform_files() -> Vec<PathBuf> {
     let mut files = Vec::new();

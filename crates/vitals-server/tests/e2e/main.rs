@@ -1,0 +1,20 @@
+//! vitals-server end to end: the built binary started as a process against real backends
+//! (redis-server, jongodb, s3s-fs, moto, stunnel, the fault proxy, network namespaces), and
+//! the deployment files checked against it. One test binary (one link on a 2-core CI), a
+//! module per concern.
+#![allow(missing_docs)]
+
+mod common;
+
+mod aws;
+mod config;
+mod dns;
+mod grpc;
+mod manifests;
+mod metrics;
+mod network;
+mod readme;
+mod secrets;
+mod server;
+mod terraform;
+mod timing;
