@@ -10,6 +10,7 @@ mod aws;
 mod config;
 mod dns;
 mod grpc;
+mod image;
 mod manifests;
 mod metrics;
 mod network;
