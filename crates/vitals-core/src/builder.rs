@@ -1,19 +1,18 @@
-//! Registering checks and the registry's defaults; `build` resolves each check's timing once.
+//! Registering checks and the registry's defaults; `build` resolves each check's timing once
+//! and hands the result to the engine. The builder only collects options.
 use std::{
     fmt,
-    sync::{Arc, Mutex, Weak, atomic::AtomicBool},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use tokio::sync::watch;
 use vitals_retry::Backoff;
 
 use crate::{
-    Check, CheckOptions, CheckTiming, Health, Probe, Report, Scrubber, Severity, Skip,
+    Check, CheckOptions, CheckTiming, Health, Scrubber, Severity, Skip,
+    engine::{Engine, EngineConfig, Listener, StatusChange},
     entry::{Entry, EntryState},
-    health::Inner,
-    metrics::{CheckMetrics, ProbeMetrics},
-    run::{Listener, StatusChange, run_entry},
+    metrics::CheckMetrics,
     timing::{DEFAULT_ANSWER_WITHIN, DEFAULT_ATTEMPT_TIMEOUT},
 };
 
@@ -244,38 +243,13 @@ impl HealthBuilder {
                 state: Mutex::new(EntryState::default()),
             });
         }
-        let (reports, _) = watch::channel(Arc::new(Report::from_checks(Probe::All, Vec::new())));
-        let inner = Arc::new(Inner {
+        let engine = Engine::start(EngineConfig {
             entries,
-            draining: AtomicBool::new(false),
-            drained: watch::channel(false).0,
-            started: AtomicBool::new(false),
-            reports,
             listeners: self.listeners,
             scrubber: self.scrubber,
             answer_within: self.answer_within,
             jitter_seed: self.jitter_seed,
-            probe_metrics: ProbeMetrics::new(),
         });
-        inner.latch_startup();
-        inner.publish();
-        for (index, entry) in inner.entries.iter().enumerate() {
-            if let (Some(interval), None) = (entry.interval, &entry.skipped_by) {
-                tokio::spawn(background_loop(Arc::downgrade(&inner), index, interval));
-            }
-        }
-        Health { inner }
-    }
-}
-
-async fn background_loop(inner: Weak<Inner>, index: usize, interval: Duration) {
-    loop {
-        let Some(strong) = inner.upgrade() else {
-            return;
-        };
-        run_entry(&strong, index).await;
-        drop(strong);
-        // Hold no strong reference while sleeping, so dropping the registry ends the loop.
-        tokio::time::sleep(interval).await;
+        Health { engine }
     }
 }

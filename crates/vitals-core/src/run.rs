@@ -1,43 +1,37 @@
-//! One run of a check: attempts with retries inside its budget, then the outcome recorded,
-//! logged, announced to hooks and published to subscribers.
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+//! One run of one check: attempts with retries inside its budget, each attempt in a task of its
+//! own (a panic is caught, a hang is cut after the driver's own timeout). The run reports its
+//! progress on the check's own entry and hands its result back; the engine records it.
+//!
+//! Architecture invariant: nothing here reads or changes the registry's shared state; a run is
+//! the same whoever started it.
+use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{Instrument as _, field};
+use tracing::{Instrument as _, Span, field};
 use vitals_retry::{Classification, Retry, Rng};
 
 use crate::{
-    CheckError, CheckStatus, Details, Probe, Provenance, Report, RunProgress,
-    entry::{Entry, Outcome, round_ms},
-    health::Inner,
+    CheckError, Details, RunProgress, Scrubber,
+    entry::{Entry, round_ms},
 };
 
-/// A check changed status. Passed to the hooks of
-/// [`HealthBuilder::on_status_change`](crate::HealthBuilder::on_status_change).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct StatusChange {
-    /// The check's name.
-    pub check: String,
-    /// Its component.
-    pub component: String,
-    /// The previous status; `None` for the first result.
-    pub from: Option<CheckStatus>,
-    /// The new status.
-    pub to: CheckStatus,
-    /// The new result's message, scrubbed.
-    pub output: Option<String>,
+/// A run that has ended, for the engine to record.
+pub(crate) struct FinishedRun {
+    pub(crate) result: Result<Details, CheckError>,
+    pub(crate) attempts: u32,
+    pub(crate) duration: Duration,
+    /// The run's `vitals.check` span, for the fields known once it is recorded.
+    pub(crate) span: Span,
 }
 
-pub(crate) type Listener = Box<dyn Fn(&StatusChange) + Send + Sync>;
-
-/// Runs check `index` once with its own budget and records the outcome. Nothing a caller
-/// carries reaches here: every run is the same whoever started it.
-pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> {
-    let entry = &inner.entries[index];
+/// Runs `entry`'s check once with its own budget. `index` and `jitter_seed` make a seeded
+/// registry's delays repeatable per check and run.
+pub(crate) async fn run_check(
+    entry: &Entry,
+    scrubber: &Scrubber,
+    jitter_seed: Option<u64>,
+    index: usize,
+) -> FinishedRun {
     let span = tracing::info_span!(
         "vitals.check",
         check = %entry.name,
@@ -56,7 +50,7 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
             last_error: None,
         });
         state.runs += 1;
-        match inner.jitter_seed {
+        match jitter_seed {
             Some(seed) => Rng::seeded(seed ^ ((index as u64) << 32) ^ state.runs),
             None => Rng::new(),
         }
@@ -90,7 +84,7 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
             let span = tracing::debug_span!("vitals.attempt", attempt = number);
             let result = attempt(entry, budget_end).instrument(span.clone()).await;
             if let Err(error) = &result {
-                let message = inner.scrubber.scrub(error.message());
+                let message = scrubber.scrub(error.message());
                 span.in_scope(|| tracing::debug!(error = %message, "attempt failed"));
                 let mut state = entry.lock();
                 state.attempt_failed_at = Some(Instant::now());
@@ -107,119 +101,12 @@ pub(crate) async fn run_entry(inner: &Arc<Inner>, index: usize) -> Arc<Outcome> 
         Ok(done) => (done.attempts, Ok(done.value)),
         Err(failed) => (failed.attempts, Err(failed.error)),
     };
-    let outcome = record(inner, entry, result, attempts, duration);
-    entry.metrics.run(outcome.status, attempts, duration);
-    span.record("attempts", attempts);
-    span.record("outcome", outcome.status.as_str());
-    span.record("duration_ms", duration.as_millis() as u64);
-    span.in_scope(|| {
-        let output = outcome.output.as_deref().unwrap_or("");
-        // Formatted only when a subscriber wants the event.
-        let duration = humantime::format_duration(round_ms(duration));
-        // Every run at debug; at info and above only the status change (in `record`), so the
-        // logs stay quiet while nothing changes.
-        match outcome.status {
-            CheckStatus::Pass => tracing::debug!(attempts, %duration, "check passed"),
-            CheckStatus::Warn => tracing::debug!(attempts, %duration, output, "check degraded"),
-            _ => tracing::debug!(attempts, %duration, output, "check failed"),
-        }
-    });
-    inner.latch_startup();
-    inner.publish();
-    outcome
-}
-
-/// Stores a finished run as the check's latest result and tells hooks about a status change.
-fn record(
-    inner: &Inner,
-    entry: &Entry,
-    result: Result<Details, CheckError>,
-    attempts: u32,
-    duration: Duration,
-) -> Arc<Outcome> {
-    let scrub = |s: &str| inner.scrubber.scrub(s);
-    let (message, details) = match result {
-        Ok(details) => (None, details),
-        Err(error) => {
-            let (message, details) = error.into_parts();
-            (Some(message), details)
-        }
-    };
-    let details = details.map_strings(scrub);
-    let warning = details.warning.clone();
-
-    let mut state = entry.lock();
-    let previous = state.last.as_ref().map(|l| l.status);
-    let now_wall = SystemTime::now();
-    if message.is_none() {
-        state.consecutive_failures = 0;
-        state.last_success = Some(now_wall);
-    } else {
-        state.consecutive_failures += 1;
-    }
-    let damped = state.consecutive_failures < entry.failure_threshold;
-    let status = match (&message, &warning) {
-        (None, None) => CheckStatus::Pass,
-        (None, Some(_)) => CheckStatus::Warn,
-        (Some(_), _) if entry.critical && !damped => CheckStatus::Fail,
-        (Some(_), _) => CheckStatus::Warn,
-    };
-    let output = match (&message, warning) {
-        (Some(message), _) if entry.critical && damped => Some(format!(
-            "{} (failure {} of {} before fail)",
-            scrub(message),
-            state.consecutive_failures,
-            entry.failure_threshold
-        )),
-        (Some(message), _) => Some(scrub(message)),
-        (None, warning) => warning,
-    };
-    let outcome = Arc::new(Outcome {
-        status,
-        output,
-        details,
-        duration,
+    FinishedRun {
+        result,
         attempts,
-        finished: Instant::now(),
-        finished_wall: now_wall,
-        consecutive_failures: state.consecutive_failures,
-        last_success: state.last_success,
-    });
-    state.last = Some(outcome.clone());
-    state.flight = None;
-    state.progress = None;
-    state.attempt_failed_at = None;
-    drop(state);
-
-    if previous != Some(status) {
-        let change = StatusChange {
-            check: entry.name.clone(),
-            component: entry.component.clone(),
-            from: previous,
-            to: status,
-            output: outcome.output.clone(),
-        };
-        let from = previous.map_or("none", CheckStatus::as_str);
-        match (status, outcome.output.as_deref()) {
-            (CheckStatus::Pass, _) | (_, None) => tracing::info!(
-                check = %entry.name,
-                from,
-                to = status.as_str(),
-                "check status changed"
-            ),
-            (_, Some(output)) => tracing::warn!(
-                check = %entry.name,
-                from,
-                to = status.as_str(),
-                output,
-                "check status changed"
-            ),
-        }
-        for listener in &inner.listeners {
-            listener(&change);
-        }
+        duration,
+        span,
     }
-    outcome
 }
 
 /// One attempt, in a task of its own so a panic is caught and a hang can be cut off. The cut
@@ -260,24 +147,5 @@ async fn attempt(entry: &Entry, budget_end: Instant) -> Result<Details, CheckErr
                 None => format!("timed out after {elapsed}"),
             }))
         }
-    }
-}
-
-impl Inner {
-    /// Publishes a report of every check's latest result to subscribers.
-    pub(crate) fn publish(&self) {
-        let checks = self
-            .entries
-            .iter()
-            .map(|entry| {
-                entry.latest_report(|has_result| match (has_result, entry.interval) {
-                    (false, _) => Provenance::Pending,
-                    (true, Some(_)) => Provenance::Background,
-                    (true, None) => Provenance::Cached,
-                })
-            })
-            .collect();
-        self.reports
-            .send_replace(Arc::new(Report::from_checks(Probe::All, checks)));
     }
 }

@@ -92,9 +92,7 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
     );
     let port = vitals_env::variables::PORT.default;
     assert!(
-        config["ExposedPorts"]
-            .get(format!("{port}/tcp"))
-            .is_some(),
+        config["ExposedPorts"].get(format!("{port}/tcp")).is_some(),
         "{config}"
     );
     assert_eq!(
@@ -102,7 +100,10 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
         Some(port.parse().unwrap())
     );
     // The manifests name the image the build makes: its name, and the version as its tag.
-    assert_eq!(pod["containers"][0]["image"].as_str(), Some("vitals-server"));
+    assert_eq!(
+        pod["containers"][0]["image"].as_str(),
+        Some("vitals-server")
+    );
     let settings = YamlLoader::load_from_str(
         &std::fs::read_to_string(
             common::root().join("deploy/kubernetes/settings/kustomization.yaml"),
@@ -114,7 +115,10 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
     let image = &settings["images"][0];
     assert_eq!(image["name"].as_str(), Some("vitals-server"));
     assert!(
-        image["newName"].as_str().unwrap().ends_with("/vitals-server"),
+        image["newName"]
+            .as_str()
+            .unwrap()
+            .ends_with("/vitals-server"),
         "{image:?}"
     );
     assert_eq!(image["newTag"].as_str(), Some(env!("CARGO_PKG_VERSION")));
@@ -131,7 +135,14 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
     let port_env = format!("PORT={port}");
     let mut server = tokio::process::Command::new("buildah")
         .args(["--storage-driver", "vfs", "run", "--isolation", "chroot"])
-        .args(["--network", "host", "-e", &port_env, "-e", "SHUTDOWN_DELAY_MS=0"])
+        .args([
+            "--network",
+            "host",
+            "-e",
+            &port_env,
+            "-e",
+            "SHUTDOWN_DELAY_MS=0",
+        ])
         .args([container.as_str(), "--", "/usr/local/bin/vitals-server"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -152,7 +163,11 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
         assert_eq!(res.status, 200, "{path}: {res:?}");
     }
     let uid = server_uid(&port_env).expect("the image's server process");
-    assert_eq!(uid, user.split(':').next().unwrap(), "the server runs as the image's user");
+    assert_eq!(
+        uid,
+        user.split(':').next().unwrap(),
+        "the server runs as the image's user"
+    );
 
     // vitals-probe, inside the image, judges the probe as the kubelet would.
     let probe = buildah(&[

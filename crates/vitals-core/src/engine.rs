@@ -1,0 +1,434 @@
+//! The registry's shared state and every rule that reads or changes it: single flight (one run
+//! per check however many callers ask), recording a finished run, publishing to subscribers,
+//! the startup latch, which checks a probe selects, the status fold, provenance, and the
+//! background scheduler.
+//!
+//! Architecture invariant: only this module changes the shared state, and nothing a caller
+//! carries (its deadline, its exclusions) reaches a run or a recorded result. [`crate::Health`]
+//! is a thin face over [`Engine`]; a run ([`crate::run`]) runs one check and hands its result
+//! back here.
+use std::{
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use tokio::{sync::watch, time::Instant};
+
+use crate::{
+    CheckError, CheckStatus, Details, Probe, Provenance, Report, RunOptions, Scrubber, Status,
+    entry::{Entry, Flight, Outcome, round_ms},
+    metrics::ProbeMetrics,
+    run::{FinishedRun, run_check},
+};
+
+/// A check changed status. Passed to the hooks of
+/// [`HealthBuilder::on_status_change`](crate::HealthBuilder::on_status_change).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct StatusChange {
+    /// The check's name.
+    pub check: String,
+    /// Its component.
+    pub component: String,
+    /// The previous status; `None` for the first result.
+    pub from: Option<CheckStatus>,
+    /// The new status.
+    pub to: CheckStatus,
+    /// The new result's message, scrubbed.
+    pub output: Option<String>,
+}
+
+pub(crate) type Listener = Box<dyn Fn(&StatusChange) + Send + Sync>;
+
+/// The shared state of a registry.
+pub(crate) struct Engine {
+    pub(crate) entries: Vec<Entry>,
+    draining: AtomicBool,
+    drained: watch::Sender<bool>,
+    started: AtomicBool,
+    reports: watch::Sender<Arc<Report>>,
+    listeners: Vec<Listener>,
+    pub(crate) scrubber: Scrubber,
+    pub(crate) answer_within: Duration,
+    jitter_seed: Option<u64>,
+    pub(crate) probe_metrics: ProbeMetrics,
+}
+
+/// What the builder resolved, for [`Engine::start`].
+pub(crate) struct EngineConfig {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) scrubber: Scrubber,
+    pub(crate) answer_within: Duration,
+    pub(crate) jitter_seed: Option<u64>,
+}
+
+/// A result that is ready, or a run to wait for (with the result it will replace).
+pub(crate) enum Pending {
+    Ready(Option<Arc<Outcome>>, Provenance),
+    Running {
+        flight: Flight,
+        latest: Option<Arc<Outcome>>,
+    },
+}
+
+impl Engine {
+    /// The engine of a registry, with its first report published, the startup latch checked
+    /// and each background check's scheduler started.
+    ///
+    /// # Panics
+    ///
+    /// If a background check is registered and no tokio runtime is running.
+    pub(crate) fn start(config: EngineConfig) -> Arc<Engine> {
+        let (reports, _) = watch::channel(Arc::new(Report::from_checks(Probe::All, Vec::new())));
+        let engine = Arc::new(Engine {
+            entries: config.entries,
+            draining: AtomicBool::new(false),
+            drained: watch::channel(false).0,
+            started: AtomicBool::new(false),
+            reports,
+            listeners: config.listeners,
+            scrubber: config.scrubber,
+            answer_within: config.answer_within,
+            jitter_seed: config.jitter_seed,
+            probe_metrics: ProbeMetrics::new(),
+        });
+        engine.latch_startup();
+        engine.publish();
+        for (index, entry) in engine.entries.iter().enumerate() {
+            if let (Some(interval), None) = (entry.interval, &entry.skipped_by) {
+                tokio::spawn(scheduler(Arc::downgrade(&engine), index, interval));
+            }
+        }
+        engine
+    }
+
+    // --- single flight -----------------------------------------------------------------
+
+    /// The result of check `index` a report can use now, or the run to wait for, started here
+    /// or joined. The caller's deadline plays no part: the run is the same for everyone.
+    pub(crate) fn result(self: &Arc<Self>, index: usize) -> Pending {
+        let entry = &self.entries[index];
+        if entry.skipped_by.is_some() {
+            return Pending::Ready(None, Provenance::Skipped);
+        }
+        let mut state = entry.lock();
+        if entry.interval.is_some() {
+            let provenance = if state.last.is_some() {
+                Provenance::Background
+            } else {
+                Provenance::Pending
+            };
+            return Pending::Ready(state.last.clone(), provenance);
+        }
+        if let Some(last) = state.last.as_ref().filter(|last| entry.is_fresh(last)) {
+            return Pending::Ready(Some(last.clone()), Provenance::Cached);
+        }
+        let latest = state.last.clone();
+        if let Some(flight) = &state.flight {
+            return Pending::Running {
+                flight: flight.clone(),
+                latest,
+            };
+        }
+        let (tx, rx) = watch::channel(None);
+        state.flight = Some(rx.clone());
+        drop(state);
+        // A task of its own: the run completes, and is shared, even if this caller goes away.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let outcome = engine.run(index).await;
+            let _ = tx.send(Some(outcome));
+        });
+        Pending::Running { flight: rx, latest }
+    }
+
+    // --- a run, recorded ---------------------------------------------------------------
+
+    /// Runs check `index` once with its own budget, records the outcome, and tells hooks,
+    /// subscribers and the startup latch. Nothing a caller carries reaches here.
+    async fn run(&self, index: usize) -> Arc<Outcome> {
+        let entry = &self.entries[index];
+        let run = run_check(entry, &self.scrubber, self.jitter_seed, index).await;
+        let FinishedRun {
+            result,
+            attempts,
+            duration,
+            span,
+        } = run;
+        let outcome = self.record(entry, result, attempts, duration);
+        entry.metrics.run(outcome.status, attempts, duration);
+        span.record("attempts", attempts);
+        span.record("outcome", outcome.status.as_str());
+        span.record("duration_ms", duration.as_millis() as u64);
+        span.in_scope(|| {
+            let output = outcome.output.as_deref().unwrap_or("");
+            // Formatted only when a subscriber wants the event.
+            let duration = humantime::format_duration(round_ms(duration));
+            // Every run at debug; at info and above only the status change (in `record`), so
+            // the logs stay quiet while nothing changes.
+            match outcome.status {
+                CheckStatus::Pass => tracing::debug!(attempts, %duration, "check passed"),
+                CheckStatus::Warn => {
+                    tracing::debug!(attempts, %duration, output, "check degraded")
+                }
+                _ => tracing::debug!(attempts, %duration, output, "check failed"),
+            }
+        });
+        self.latch_startup();
+        self.publish();
+        outcome
+    }
+
+    /// Stores a finished run as the check's latest result and tells hooks about a status change.
+    fn record(
+        &self,
+        entry: &Entry,
+        result: Result<Details, CheckError>,
+        attempts: u32,
+        duration: Duration,
+    ) -> Arc<Outcome> {
+        let scrub = |s: &str| self.scrubber.scrub(s);
+        let (message, details) = match result {
+            Ok(details) => (None, details),
+            Err(error) => {
+                let (message, details) = error.into_parts();
+                (Some(message), details)
+            }
+        };
+        let details = details.map_strings(scrub);
+        let warning = details.warning.clone();
+
+        let mut state = entry.lock();
+        let previous = state.last.as_ref().map(|l| l.status);
+        let now_wall = SystemTime::now();
+        if message.is_none() {
+            state.consecutive_failures = 0;
+            state.last_success = Some(now_wall);
+        } else {
+            state.consecutive_failures += 1;
+        }
+        let damped = state.consecutive_failures < entry.failure_threshold;
+        let status = match (&message, &warning) {
+            (None, None) => CheckStatus::Pass,
+            (None, Some(_)) => CheckStatus::Warn,
+            (Some(_), _) if entry.critical && !damped => CheckStatus::Fail,
+            (Some(_), _) => CheckStatus::Warn,
+        };
+        let output = match (&message, warning) {
+            (Some(message), _) if entry.critical && damped => Some(format!(
+                "{} (failure {} of {} before fail)",
+                scrub(message),
+                state.consecutive_failures,
+                entry.failure_threshold
+            )),
+            (Some(message), _) => Some(scrub(message)),
+            (None, warning) => warning,
+        };
+        let outcome = Arc::new(Outcome {
+            status,
+            output,
+            details,
+            duration,
+            attempts,
+            finished: Instant::now(),
+            finished_wall: now_wall,
+            consecutive_failures: state.consecutive_failures,
+            last_success: state.last_success,
+        });
+        state.last = Some(outcome.clone());
+        state.flight = None;
+        state.progress = None;
+        state.attempt_failed_at = None;
+        drop(state);
+
+        if previous != Some(status) {
+            let change = StatusChange {
+                check: entry.name.clone(),
+                component: entry.component.clone(),
+                from: previous,
+                to: status,
+                output: outcome.output.clone(),
+            };
+            let from = previous.map_or("none", CheckStatus::as_str);
+            match (status, outcome.output.as_deref()) {
+                (CheckStatus::Pass, _) | (_, None) => tracing::info!(
+                    check = %entry.name,
+                    from,
+                    to = status.as_str(),
+                    "check status changed"
+                ),
+                (_, Some(output)) => tracing::warn!(
+                    check = %entry.name,
+                    from,
+                    to = status.as_str(),
+                    output,
+                    "check status changed"
+                ),
+            }
+            for listener in &self.listeners {
+                listener(&change);
+            }
+        }
+        outcome
+    }
+
+    // --- publishing, the latch, draining -------------------------------------------------
+
+    /// Publishes a report of every check's latest result to subscribers.
+    pub(crate) fn publish(&self) {
+        let checks = self
+            .entries
+            .iter()
+            .map(|entry| {
+                entry.latest_report(|has_result| match (has_result, entry.interval) {
+                    (false, _) => Provenance::Pending,
+                    (true, Some(_)) => Provenance::Background,
+                    (true, None) => Provenance::Cached,
+                })
+            })
+            .collect();
+        self.reports
+            .send_replace(Arc::new(Report::from_checks(Probe::All, checks)));
+    }
+
+    /// A channel of reports over every check, updated after each completed run.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Arc<Report>> {
+        self.reports.subscribe()
+    }
+
+    /// Latches the startup probe once every startup check's latest result serves. Called after
+    /// each run (and at start), so no caller ever decides it.
+    fn latch_startup(&self) {
+        if !self.started.load(Ordering::Acquire) && self.latest_status(Probe::Startup).is_serving()
+        {
+            self.started.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether the startup probe has latched.
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// Readiness fails from now on; subscribers hear it at once. `false` if already draining.
+    pub(crate) fn drain(&self) -> bool {
+        if self.draining.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.drained.send_replace(true);
+        self.publish();
+        true
+    }
+
+    /// Whether [`Engine::drain`] was called.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the engine drains.
+    pub(crate) async fn drained(&self) {
+        let mut rx = self.drained.subscribe();
+        let _ = rx.wait_for(|drained| *drained).await;
+    }
+
+    // --- selection and the status fold --------------------------------------------------
+
+    /// The indexes of `probe`'s checks that `options` leaves in.
+    pub(crate) fn selected<'a>(
+        &'a self,
+        probe: Probe,
+        options: &'a RunOptions,
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| e.probes.contains(probe) && !options.excludes(&e.name))
+            .map(|(index, _)| index)
+    }
+
+    /// The worst served status of `probe`'s checks' latest results (unknown for none yet).
+    pub(crate) fn latest_status(&self, probe: Probe) -> Status {
+        self.worst_status(probe, false)
+            .expect("without freshness required, every check has a status")
+    }
+
+    /// The worst served status of `probe`'s checks (skipped ones left out, none yet counted as
+    /// unknown). With `fresh_only`, `None` as soon as an on-demand check needs a run: its
+    /// result is missing or older than its TTL. Reads the clock once and allocates nothing:
+    /// the hot path of a terse probe.
+    pub(crate) fn worst_status(&self, probe: Probe, fresh_only: bool) -> Option<Status> {
+        let now = Instant::now();
+        let mut worst = Status::Pass;
+        for entry in self.entries.iter().filter(|e| e.probes.contains(probe)) {
+            if entry.skipped_by.is_some() {
+                continue;
+            }
+            let on_demand = fresh_only && entry.interval.is_none();
+            let state = entry.lock();
+            let status = match &state.last {
+                None if on_demand => return None,
+                None => entry.unknown_status(),
+                Some(last) => {
+                    let age = now.saturating_duration_since(last.finished);
+                    if on_demand && age >= entry.ttl {
+                        return None;
+                    }
+                    entry.served_status_at(last, age)
+                }
+            };
+            if let Some(status) = status.overall() {
+                worst = worst.max(status);
+            }
+        }
+        Some(worst)
+    }
+}
+
+impl Pending {
+    /// Waits for the run until `until` (forever if `None`). A caller that stops waiting gets
+    /// the latest result (or none) marked as refreshing; its give-up is not recorded anywhere.
+    pub(crate) async fn resolve(
+        self,
+        until: Option<Instant>,
+    ) -> (Option<Arc<Outcome>>, Provenance) {
+        let (mut flight, latest) = match self {
+            Pending::Ready(outcome, provenance) => return (outcome, provenance),
+            Pending::Running { flight, latest } => (flight, latest),
+        };
+        let wait = flight.wait_for(Option::is_some);
+        let done = match until {
+            Some(until) => tokio::time::timeout_at(until, wait).await.ok(),
+            None => Some(wait.await),
+        };
+        match done {
+            Some(Ok(outcome)) => (outcome.clone(), Provenance::Fresh),
+            // Still running (or its task ended with the runtime): answer from what there is.
+            _ => {
+                let provenance = if latest.is_some() {
+                    Provenance::Refreshing
+                } else {
+                    Provenance::Pending
+                };
+                (latest, provenance)
+            }
+        }
+    }
+}
+
+/// Runs a background check every `interval` after its previous run ended, until the registry
+/// is dropped.
+async fn scheduler(engine: Weak<Engine>, index: usize, interval: Duration) {
+    loop {
+        let Some(strong) = engine.upgrade() else {
+            return;
+        };
+        strong.run(index).await;
+        drop(strong);
+        // Hold no strong reference while sleeping, so dropping the registry ends the loop.
+        tokio::time::sleep(interval).await;
+    }
+}
