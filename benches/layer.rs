@@ -15,7 +15,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tower::{Layer, service_fn};
 use tower_http::map_response_body::MapResponseBodyLayer;
 use vitals_bench::{Sleepy, app, get, registry, serve, static_200, warm};
-use vitals_core::{Backoff, CheckOptions, Health, Probe, RunOptions, Status};
+use vitals_core::{Backoff, CheckOptions, Health, Probe, ReportOptions, Status};
 use vitals_tower::HealthLayer;
 
 fn passthrough(c: &mut Criterion) {
@@ -117,7 +117,7 @@ fn fanout(c: &mut Criterion) {
         })
     });
     group.bench_function("50 checks, stale cache", |b| {
-        b.iter(|| black_box(runtime.block_on(health.check(Probe::Readiness)).status))
+        b.iter(|| black_box(runtime.block_on(health.run(Probe::Readiness)).status))
     });
     group.finish();
 }
@@ -131,7 +131,7 @@ fn slow_registry(hung: bool) -> Health {
         .attempt_timeout(Duration::from_millis(300));
     for i in 0..50 {
         let delay = (!(hung && i == 49)).then_some(Duration::from_millis(100));
-        builder = builder.check_with(Sleepy(format!("check-{i}"), delay), CheckOptions::new());
+        builder = builder.register_with(Sleepy(format!("check-{i}"), delay), CheckOptions::new());
     }
     builder.build()
 }
@@ -150,14 +150,14 @@ fn timing(c: &mut Criterion) {
     let all_slow = slow_registry(false);
     group.bench_function("50 checks of 100 ms", |b| {
         b.iter(|| {
-            let report = runtime.block_on(all_slow.check(Probe::Readiness));
+            let report = runtime.block_on(all_slow.run(Probe::Readiness));
             assert_eq!(report.status, Status::Pass);
         })
     });
     let one_hung = slow_registry(true);
     group.bench_function("49 of 100 ms + 1 hung, as a probe", |b| {
         b.iter(|| {
-            let report = runtime.block_on(one_hung.report(Probe::Readiness, &RunOptions::new()));
+            let report = runtime.block_on(one_hung.report(Probe::Readiness, &ReportOptions::new()));
             let fresh = report
                 .checks
                 .iter()
@@ -167,7 +167,7 @@ fn timing(c: &mut Criterion) {
     });
     group.bench_function("49 of 100 ms + 1 hung, waited for", |b| {
         b.iter(|| {
-            let report = runtime.block_on(one_hung.check(Probe::Readiness));
+            let report = runtime.block_on(one_hung.run(Probe::Readiness));
             let hung = &report.checks[49];
             let output = hung.output.as_deref().unwrap_or_default();
             assert!(output.starts_with("timed out after 30"), "{output}");

@@ -74,7 +74,7 @@ impl Check for Sleepy {
 pub fn registry(checks: usize, ttl: Duration) -> Health {
     let mut builder = Health::builder().ttl(ttl);
     for i in 0..checks {
-        builder = builder.check(Instant(format!("check-{i}")));
+        builder = builder.register(Instant(format!("check-{i}")));
     }
     builder.build()
 }
@@ -85,7 +85,7 @@ pub fn warm(health: &Health) {
         .enable_all()
         .build()
         .expect("a runtime");
-    runtime.block_on(health.check(Probe::Readiness));
+    runtime.block_on(health.run(Probe::Readiness));
 }
 
 /// Polls a future that is expected to be ready at once (no runtime, a no-op waker).

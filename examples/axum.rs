@@ -40,9 +40,9 @@ async fn main() {
         .with_ansi(false)
         .init();
     let health = Health::builder()
-        .check_with(
+        .register_with(
             ScratchDir,
-            CheckOptions::new().timeout(Duration::from_secs(2)),
+            CheckOptions::new().run_budget(Duration::from_secs(2)),
         )
         .build();
 

@@ -27,7 +27,7 @@ fn health() -> (Health, Arc<AtomicBool>) {
     let health = Health::builder()
         .ttl(Duration::ZERO)
         .backoff(Backoff::none())
-        .check(check)
+        .register(check)
         .build();
     (health, up)
 }

@@ -35,10 +35,10 @@ const DEFAULT_TTL: Duration = Duration::from_secs(1);
 /// # async fn main() {
 /// let health = Health::builder()
 ///     .ttl(Duration::from_secs(2))
-///     .check(Always)
-///     .check_with(Always2, CheckOptions::new().non_critical())
+///     .register(Always)
+///     .register_with(Always2, CheckOptions::new().non_critical())
 ///     .build();
-/// let report = health.check(Probe::Readiness).await;
+/// let report = health.run(Probe::Readiness).await;
 /// assert_eq!(report.status, Status::Pass);
 /// # }
 /// # struct Always2;
@@ -103,24 +103,24 @@ impl Health {
 
 impl HealthBuilder {
     /// Registers a check with default options.
-    pub fn check(self, check: impl Check) -> Self {
-        self.check_with(check, CheckOptions::new())
+    pub fn register(self, check: impl Check) -> Self {
+        self.register_with(check, CheckOptions::new())
     }
 
     /// Registers a check with its own options.
-    pub fn check_with(self, check: impl Check, options: CheckOptions) -> Self {
-        self.check_arc(Arc::new(check), options)
+    pub fn register_with(self, check: impl Check, options: CheckOptions) -> Self {
+        self.register_arc(Arc::new(check), options)
     }
 
     /// Registers a shared check.
-    pub fn check_arc(mut self, check: Arc<dyn Check>, options: CheckOptions) -> Self {
+    pub fn register_arc(mut self, check: Arc<dyn Check>, options: CheckOptions) -> Self {
         self.checks.push((check, options));
         self
     }
 
     /// The budget of one run of every check without its own (all attempts and delays).
     /// Unset, each check's budget is derived so that every planned attempt fits.
-    pub fn timeout(mut self, budget: Duration) -> Self {
+    pub fn run_budget(mut self, budget: Duration) -> Self {
         self.budget = Some(budget);
         self
     }
@@ -160,7 +160,7 @@ impl HealthBuilder {
 
     /// Background mode for every check without its own setting: each runs every `interval`
     /// and probes only read results. Requires a tokio runtime at [`build`](Self::build).
-    pub fn background(mut self, interval: Duration) -> Self {
+    pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = Some(interval);
         self
     }
@@ -221,7 +221,7 @@ impl HealthBuilder {
                 check.attempt_timeout(),
                 options.attempt_timeout,
                 self.attempt_timeout,
-                options.timeout.or(self.budget),
+                options.run_budget.or(self.budget),
                 &backoff,
                 interval.unwrap_or(ttl),
                 options.max_age.or(self.max_age),

@@ -18,7 +18,7 @@ use std::{
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
-    CheckError, CheckStatus, Details, Probe, Provenance, Report, RunOptions, Scrubber, Status,
+    CheckError, CheckStatus, Details, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
     entry::{Entry, Flight, Outcome, round_ms},
     metrics::ProbeMetrics,
     run::{FinishedRun, run_check},
@@ -341,7 +341,7 @@ impl Engine {
     pub(crate) fn selected<'a>(
         &'a self,
         probe: Probe,
-        options: &'a RunOptions,
+        options: &'a ReportOptions,
     ) -> impl Iterator<Item = usize> + 'a {
         self.entries
             .iter()

@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc};
 use tokio::sync::watch;
 
 use crate::{
-    CheckTiming, Probe, Provenance, Report, RunOptions, Scrubber, Status,
+    CheckTiming, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
     engine::{Engine, Pending},
 };
 
@@ -31,8 +31,9 @@ impl fmt::Debug for Health {
 impl Health {
     /// Runs the checks of `probe` that need a run, waits for them however long they take, and
     /// reports. Request handlers use [`Health::report`], which answers within a bound.
-    pub async fn check(&self, probe: Probe) -> Report {
-        self.report(probe, &RunOptions::new().wait_for_runs()).await
+    pub async fn run(&self, probe: Probe) -> Report {
+        self.report(probe, &ReportOptions::new().wait_for_runs())
+            .await
     }
 
     /// Reports `probe`: results still fresh are reused; a stale on-demand check gets one
@@ -40,7 +41,7 @@ impl Health {
     /// [`answer_within`](crate::HealthBuilder::answer_within) and the caller's deadline, after
     /// which the latest result answers (stale-while-revalidate). What the caller asks never
     /// changes what another caller sees.
-    pub async fn report(&self, probe: Probe, options: &RunOptions) -> Report {
+    pub async fn report(&self, probe: Probe, options: &ReportOptions) -> Report {
         let engine = &self.engine;
         if let Some(fixed) = self.fixed(probe) {
             let mut report = self.read(probe, options, fixed.provenance);
@@ -68,7 +69,7 @@ impl Health {
 
     /// Notes which of the caller's exclusions left a check of the report's probe out, and
     /// which named none.
-    fn with_exclusions(&self, mut report: Report, options: &RunOptions) -> Report {
+    fn with_exclusions(&self, mut report: Report, options: &ReportOptions) -> Report {
         for name in options.exclusions() {
             let known = self
                 .engine
@@ -135,10 +136,10 @@ impl Health {
 
     /// The latest results of `probe`'s checks without running anything.
     pub fn latest(&self, probe: Probe) -> Report {
-        self.read(probe, &RunOptions::new(), Provenance::Cached)
+        self.read(probe, &ReportOptions::new(), Provenance::Cached)
     }
 
-    fn read(&self, probe: Probe, options: &RunOptions, provenance: Provenance) -> Report {
+    fn read(&self, probe: Probe, options: &ReportOptions, provenance: Provenance) -> Report {
         let engine = &self.engine;
         let checks = engine
             .selected(probe, options)

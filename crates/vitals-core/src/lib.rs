@@ -15,7 +15,7 @@
 //!   at most 250 ms before it answers from the latest result (stale-while-revalidate); a
 //!   caller's deadline bounds only its own wait, never the run;
 //! - or runs checks in the **background** on an interval, so probes only read
-//!   ([`CheckOptions::every`], [`HealthBuilder::background`]);
+//!   ([`CheckOptions::interval`], [`HealthBuilder::interval`]);
 //! - **latches** the startup probe after its first pass, and **drains** readiness on shutdown;
 //! - **scrubs** credentials from every output ([`Scrubber`]).
 //!
@@ -41,9 +41,9 @@
 //! # async fn main() {
 //! let health = Health::builder()
 //!     // The guide: Redis "can be safely restarted or cleared", so it only warns.
-//!     .check_with(Cache, CheckOptions::new().non_critical())
+//!     .register_with(Cache, CheckOptions::new().non_critical())
 //!     .build();
-//! let report = health.check(Probe::Readiness).await;
+//! let report = health.run(Probe::Readiness).await;
 //! assert_eq!(report.status, Status::Warn);
 //! assert_eq!(report.checks[0].attempts, 4); // the first try and 3 retries
 //! println!("{}", report.to_text(true)); // [~]cache warn: connection refused
@@ -66,9 +66,9 @@ pub mod metrics;
 mod metrics;
 mod options;
 mod report;
+mod report_options;
 mod reused_client;
 mod run;
-mod run_options;
 mod scrub;
 pub mod timing;
 
@@ -81,8 +81,8 @@ pub use engine::StatusChange;
 pub use health::Health;
 pub use options::{CheckOptions, Probe, Probes, Severity};
 pub use report::{CheckReport, CheckStatus, Provenance, Report, RunProgress, Status};
+pub use report_options::ReportOptions;
 pub use reused_client::{ClientLease, ReusedClient};
-pub use run_options::RunOptions;
 pub use scrub::{Scrubber, scrub};
 pub use timing::CheckTiming;
 pub use vitals_retry::{Backoff, Jitter};

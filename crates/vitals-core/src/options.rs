@@ -118,7 +118,7 @@ pub enum Severity {
 /// use vitals_core::{CheckOptions, Probes};
 ///
 /// let options = CheckOptions::new()
-///     .timeout(Duration::from_secs(3))
+///     .run_budget(Duration::from_secs(3))
 ///     .non_critical()
 ///     .probes(Probes::DEFAULT.liveness(true))
 ///     .failure_threshold(3);
@@ -127,7 +127,7 @@ pub enum Severity {
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct CheckOptions {
-    pub(crate) timeout: Option<Duration>,
+    pub(crate) run_budget: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) backoff: Option<Backoff>,
     pub(crate) severity: Severity,
@@ -149,8 +149,8 @@ impl CheckOptions {
 
     /// The budget of one run: every attempt and every backoff sleep fit inside it. Unset, it
     /// is derived so that every planned attempt fits (see [`crate::timing`]).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    pub fn run_budget(mut self, budget: Duration) -> Self {
+        self.run_budget = Some(budget);
         self
     }
 
@@ -195,7 +195,7 @@ impl CheckOptions {
 
     /// Background mode for this check: run it every `interval` on a task of its own; probes
     /// only read the latest result and never wait.
-    pub fn every(mut self, interval: Duration) -> Self {
+    pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = Some(interval);
         self
     }

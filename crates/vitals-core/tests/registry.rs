@@ -12,7 +12,7 @@ use std::{
 use tokio::time::Instant;
 use vitals_core::{
     Backoff, Check, CheckError, CheckOptions, CheckStatus, Details, Health, Jitter, Probe, Probes,
-    Provenance, RunOptions, Skip, Status, async_trait,
+    Provenance, ReportOptions, Skip, Status, async_trait,
 };
 
 type Behaviour =
@@ -95,10 +95,10 @@ async fn default_retries_wait_about_one_two_four_seconds() {
         async { Err(CheckError::new("connection refused")) }
     });
     let health = Health::builder()
-        .timeout(Duration::from_secs(30))
-        .check(check)
+        .run_budget(Duration::from_secs(30))
+        .register(check)
         .build();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(report.status, Status::Fail);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
     assert_eq!(report.checks[0].attempts, 4);
@@ -116,10 +116,10 @@ async fn default_retries_wait_about_one_two_four_seconds() {
 async fn a_hanging_check_is_cut_at_its_timeout() {
     let (check, _) = Scripted::new("hang", |_| std::future::pending());
     let health = Health::builder()
-        .check_with(check, no_retries().timeout(Duration::from_secs(2)))
+        .register_with(check, no_retries().run_budget(Duration::from_secs(2)))
         .build();
     let start = Instant::now();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     let entry = &report.checks[0];
     assert_eq!(entry.status, CheckStatus::Fail);
@@ -137,16 +137,16 @@ async fn retries_share_the_budget_and_each_attempt_is_bounded() {
         .build()
         .unwrap();
     let health = Health::builder()
-        .check_with(
+        .register_with(
             check,
             CheckOptions::new()
-                .timeout(Duration::from_secs(5))
+                .run_budget(Duration::from_secs(5))
                 .attempt_timeout(Duration::from_secs(1))
                 .backoff(backoff),
         )
         .build();
     let start = Instant::now();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     // t=0..1 attempt, sleep 1 s, t=2..3 attempt; a 2 s sleep would end at the 5 s budget,
     // leaving a third attempt no time, so the run stops at 3 s.
     assert_eq!(start.elapsed(), Duration::from_secs(3));
@@ -166,11 +166,11 @@ async fn fifty_slow_checks_run_concurrently() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             ok()
         });
-        builder = builder.check(check);
+        builder = builder.register(check);
     }
     let health = builder.build();
     let start = Instant::now();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(report.status, Status::Pass);
     assert_eq!(report.checks.len(), 50);
     assert!(
@@ -190,15 +190,15 @@ async fn a_thousand_probes_on_a_stale_cache_run_each_check_once() {
     let (b, b_calls) = Scripted::new("b", slow);
     let health = Health::builder()
         .ttl(Duration::from_secs(1))
-        .check(a)
-        .check(b)
+        .register(a)
+        .register(b)
         .build();
 
     for round in 1..=2 {
         let tasks: Vec<_> = (0..1000)
             .map(|_| {
                 let health = health.clone();
-                tokio::spawn(async move { health.check(Probe::Readiness).await.status })
+                tokio::spawn(async move { health.run(Probe::Readiness).await.status })
             })
             .collect();
         for task in tasks {
@@ -207,7 +207,7 @@ async fn a_thousand_probes_on_a_stale_cache_run_each_check_once() {
         assert_eq!(a_calls.load(Ordering::SeqCst), round);
         assert_eq!(b_calls.load(Ordering::SeqCst), round);
         // Within the TTL the cache answers without running anything.
-        let cached = health.check(Probe::Readiness).await;
+        let cached = health.run(Probe::Readiness).await;
         assert_eq!(cached.checks[0].provenance, Provenance::Cached);
         assert_eq!(a_calls.load(Ordering::SeqCst), round);
         tokio::time::advance(Duration::from_millis(1001)).await;
@@ -220,12 +220,12 @@ async fn a_cancelled_caller_does_not_cancel_the_shared_run() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         ok()
     });
-    let health = Health::builder().check(check).build();
+    let health = Health::builder().register(check).build();
     let h = health.clone();
-    let first = tokio::spawn(async move { h.check(Probe::Readiness).await });
+    let first = tokio::spawn(async move { h.run(Probe::Readiness).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     first.abort();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(report.status, Status::Pass);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -235,10 +235,10 @@ async fn a_panicking_check_is_a_failed_check() {
     let (bad, _) = Scripted::new("bad", |_| async { panic!("index out of bounds") });
     let (good, _) = Scripted::new("good", |_| async { ok() });
     let health = Health::builder()
-        .check_with(bad, no_retries())
-        .check(good)
+        .register_with(bad, no_retries())
+        .register(good)
         .build();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(report.status, Status::Fail);
     let bad = report.check("bad").unwrap();
     assert_eq!(bad.status, CheckStatus::Fail);
@@ -251,7 +251,7 @@ async fn a_panicking_check_is_a_failed_check() {
     tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(
         health
-            .check(Probe::Readiness)
+            .run(Probe::Readiness)
             .await
             .check("good")
             .unwrap()
@@ -263,19 +263,19 @@ async fn a_panicking_check_is_a_failed_check() {
 #[tokio::test(start_paused = true)]
 async fn drain_fails_readiness_at_once_without_running_checks() {
     let (check, calls) = Scripted::new("db", |_| async { ok() });
-    let health = Health::builder().check(check).build();
-    assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+    let health = Health::builder().register(check).build();
+    assert_eq!(health.run(Probe::Readiness).await.status, Status::Pass);
     tokio::time::advance(Duration::from_secs(5)).await;
     health.drain();
     let start = Instant::now();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(report.status, Status::Fail);
     assert!(report.output.unwrap().contains("draining"));
     assert_eq!(report.checks[0].provenance, Provenance::Draining);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Liveness is unaffected: the process is fine, it is just leaving.
-    assert_eq!(health.check(Probe::Liveness).await.status, Status::Pass);
+    assert_eq!(health.run(Probe::Liveness).await.status, Status::Pass);
 }
 
 #[tokio::test(start_paused = true)]
@@ -293,22 +293,22 @@ async fn startup_fails_until_the_first_pass_then_latches() {
         }
     });
     let health = Health::builder()
-        .check_with(check, no_retries())
+        .register_with(check, no_retries())
         .ttl(Duration::ZERO)
         .build();
-    assert_eq!(health.check(Probe::Startup).await.status, Status::Fail);
+    assert_eq!(health.run(Probe::Startup).await.status, Status::Fail);
     assert!(!health.is_started());
     up.store(true, Ordering::SeqCst);
-    assert_eq!(health.check(Probe::Startup).await.status, Status::Pass);
+    assert_eq!(health.run(Probe::Startup).await.status, Status::Pass);
     assert!(health.is_started());
     up.store(false, Ordering::SeqCst);
     let calls_before = calls.load(Ordering::SeqCst);
-    let latched = health.check(Probe::Startup).await;
+    let latched = health.run(Probe::Startup).await;
     assert_eq!(latched.status, Status::Pass);
     assert_eq!(latched.checks[0].provenance, Provenance::Latched);
     assert_eq!(calls.load(Ordering::SeqCst), calls_before);
     // Readiness still tells the truth.
-    assert_eq!(health.check(Probe::Readiness).await.status, Status::Fail);
+    assert_eq!(health.run(Probe::Readiness).await.status, Status::Fail);
 }
 
 #[tokio::test(start_paused = true)]
@@ -317,8 +317,8 @@ async fn non_critical_failures_warn_and_damping_delays_fail() {
     let (db, _) = Scripted::new("db", |_| async { Err(CheckError::new("refused")) });
     let health = Health::builder()
         .ttl(Duration::ZERO)
-        .check_with(cache, no_retries().non_critical())
-        .check_with(db, no_retries().failure_threshold(3))
+        .register_with(cache, no_retries().non_critical())
+        .register_with(db, no_retries().failure_threshold(3))
         .build();
     let statuses = |r: &vitals_core::Report| {
         (
@@ -327,7 +327,7 @@ async fn non_critical_failures_warn_and_damping_delays_fail() {
             r.check("db").unwrap().status,
         )
     };
-    let r1 = health.check(Probe::Readiness).await;
+    let r1 = health.run(Probe::Readiness).await;
     assert_eq!(
         statuses(&r1),
         (Status::Warn, CheckStatus::Warn, CheckStatus::Warn)
@@ -336,12 +336,12 @@ async fn non_critical_failures_warn_and_damping_delays_fail() {
         r1.check("db").unwrap().output.as_deref(),
         Some("refused (failure 1 of 3 before fail)")
     );
-    let r2 = health.check(Probe::Readiness).await;
+    let r2 = health.run(Probe::Readiness).await;
     assert_eq!(
         statuses(&r2),
         (Status::Warn, CheckStatus::Warn, CheckStatus::Warn)
     );
-    let r3 = health.check(Probe::Readiness).await;
+    let r3 = health.run(Probe::Readiness).await;
     assert_eq!(
         statuses(&r3),
         (Status::Fail, CheckStatus::Warn, CheckStatus::Fail)
@@ -355,10 +355,10 @@ async fn skipped_checks_are_reported_as_skipped_and_never_run() {
     let (redis, _) = Scripted::new("cache", |_| async { ok() });
     let health = Health::builder()
         .skip(Skip::none().component("mongo").because("the batch profile"))
-        .check(mongo)
-        .check(redis.component("redis"))
+        .register(mongo)
+        .register(redis.component("redis"))
         .build();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(report.status, Status::Pass);
     let mongo = report.check("mongo").unwrap();
     assert_eq!(mongo.status, CheckStatus::Skipped);
@@ -379,8 +379,8 @@ async fn permanent_errors_are_not_retried() {
     let (check, calls) = Scripted::new("s3", |_| async {
         Err(CheckError::permanent("no such bucket"))
     });
-    let health = Health::builder().check(check).build();
-    let report = health.check(Probe::Readiness).await;
+    let health = Health::builder().register(check).build();
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(
         (report.checks[0].attempts, calls.load(Ordering::SeqCst)),
         (1, 1)
@@ -397,20 +397,20 @@ async fn background_checks_run_on_their_interval_and_probes_only_read() {
         }
     });
     let health = Health::builder()
-        .check_with(check, no_retries().every(Duration::from_secs(10)))
+        .register_with(check, no_retries().interval(Duration::from_secs(10)))
         .build();
     tokio::task::yield_now().await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     for _ in 0..5 {
-        let report = health.check(Probe::Readiness).await;
+        let report = health.run(Probe::Readiness).await;
         assert_eq!(report.checks[0].provenance, Provenance::Background);
         assert_eq!(report.status, Status::Pass);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    assert_eq!(health.check(Probe::Readiness).await.status, Status::Fail);
+    assert_eq!(health.run(Probe::Readiness).await.status, Status::Fail);
     // Dropping the registry stops the loop.
     drop(health);
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -422,15 +422,15 @@ async fn liveness_excludes_dependencies_by_default_and_membership_is_configurabl
     let (db, _) = Scripted::new("db", |_| async { Err(CheckError::new("down")) });
     let (deadlock, _) = Scripted::new("deadlock", |_| async { ok() });
     let health = Health::builder()
-        .check_with(db, no_retries())
-        .check_with(deadlock, no_retries().probes(Probes::NONE.liveness(true)))
+        .register_with(db, no_retries())
+        .register_with(deadlock, no_retries().probes(Probes::NONE.liveness(true)))
         .build();
-    let live = health.check(Probe::Liveness).await;
+    let live = health.run(Probe::Liveness).await;
     assert_eq!(live.status, Status::Pass);
     assert_eq!(live.checks.len(), 1);
-    assert_eq!(health.check(Probe::All).await.checks.len(), 2);
+    assert_eq!(health.run(Probe::All).await.checks.len(), 2);
     let ready = health
-        .report(Probe::Readiness, &RunOptions::new().exclude("db"))
+        .report(Probe::Readiness, &ReportOptions::new().exclude("db"))
         .await;
     assert!(ready.checks.is_empty());
 }
@@ -441,14 +441,14 @@ async fn the_caller_deadline_bounds_only_its_own_wait() {
         tokio::time::sleep(Duration::from_secs(5)).await;
         ok()
     });
-    let health = Health::builder().check(check).build();
+    let health = Health::builder().register(check).build();
     let start = Instant::now();
     let report = health
         .report(
             Probe::Readiness,
-            &RunOptions::new()
+            &ReportOptions::new()
                 .wait_for_runs()
-                .timeout(Duration::from_millis(800)),
+                .wait_at_most(Duration::from_millis(800)),
         )
         .await;
     assert_eq!(start.elapsed(), Duration::from_millis(800));
@@ -457,7 +457,7 @@ async fn the_caller_deadline_bounds_only_its_own_wait() {
     assert_eq!(report.checks[0].provenance, Provenance::Pending);
     assert_eq!(report.checks[0].output.as_deref(), Some("no result yet"));
     // The run went on with its own budget and is what the next caller sees.
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     assert_eq!(start.elapsed(), Duration::from_secs(5));
     assert_eq!(report.status, Status::Pass);
     assert_eq!(report.checks[0].provenance, Provenance::Fresh);
@@ -477,17 +477,17 @@ async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
         let c = changes.clone();
         let mut builder = Health::builder()
             .ttl(Duration::from_secs(5))
-            .check(check)
+            .register(check)
             .on_status_change(move |change| c.lock().unwrap().push(change.to));
         if background {
-            builder = builder.background(Duration::from_secs(5));
+            builder = builder.interval(Duration::from_secs(5));
         }
         let health = builder.build();
         if background {
             // The first background run ends at 20 ms (tokio's paused clock).
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
-        assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+        assert_eq!(health.run(Probe::Readiness).await.status, Status::Pass);
         tokio::time::advance(Duration::from_millis(5001)).await;
 
         // Many concurrent callers with mixed deadlines on an expired cache.
@@ -496,10 +496,10 @@ async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
                 let health = health.clone();
                 tokio::spawn(async move {
                     let options = match i % 4 {
-                        0 => RunOptions::new().timeout(Duration::from_millis(1)),
-                        1 => RunOptions::new().timeout(Duration::from_millis(10 + i)),
-                        2 => RunOptions::new(),
-                        _ => RunOptions::new().wait_for_runs(),
+                        0 => ReportOptions::new().wait_at_most(Duration::from_millis(1)),
+                        1 => ReportOptions::new().wait_at_most(Duration::from_millis(10 + i)),
+                        2 => ReportOptions::new(),
+                        _ => ReportOptions::new().wait_for_runs(),
                     };
                     health.report(Probe::Readiness, &options).await
                 })
@@ -517,7 +517,7 @@ async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
             }
         }
         // Plain callers afterwards: still pass, from a real run, no failure counted.
-        let report = health.check(Probe::Readiness).await;
+        let report = health.run(Probe::Readiness).await;
         assert_eq!(report.status, Status::Pass);
         assert_eq!(report.checks[0].consecutive_failures, 0);
         assert_eq!(
@@ -548,13 +548,13 @@ async fn probes_answer_within_the_bound_while_a_run_hangs_and_show_its_progress(
         .ttl(Duration::from_secs(1))
         .attempt_timeout(Duration::from_secs(3))
         .backoff(Backoff::builder().jitter(Jitter::None).build().unwrap())
-        .check(check)
+        .register(check)
         .build();
-    assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+    assert_eq!(health.run(Probe::Readiness).await.status, Status::Pass);
     tokio::time::advance(Duration::from_millis(1001)).await;
 
     let start = Instant::now();
-    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
+    let report = health.report(Probe::Readiness, &ReportOptions::new()).await;
     assert_eq!(start.elapsed(), Duration::from_millis(250));
     let entry = &report.checks[0];
     assert_eq!(entry.provenance, Provenance::Refreshing);
@@ -566,7 +566,7 @@ async fn probes_answer_within_the_bound_while_a_run_hangs_and_show_its_progress(
     );
     tokio::time::advance(Duration::from_secs(1)).await;
     let start = Instant::now();
-    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
+    let report = health.report(Probe::Readiness, &ReportOptions::new()).await;
     assert_eq!(start.elapsed(), Duration::from_millis(250));
     let text = report.to_text(true);
     assert!(
@@ -592,15 +592,15 @@ async fn a_result_older_than_its_max_age_counts_as_failed() {
     let health = Health::builder()
         .ttl(Duration::from_secs(1))
         .max_age(Duration::from_secs(10))
-        .check(check)
+        .register(check)
         .build();
-    health.check(Probe::Readiness).await;
+    health.run(Probe::Readiness).await;
     tokio::time::advance(Duration::from_secs(9)).await;
-    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
+    let report = health.report(Probe::Readiness, &ReportOptions::new()).await;
     assert_eq!(report.status, Status::Pass, "9 s old: still served");
     assert_eq!(report.checks[0].provenance, Provenance::Refreshing);
     tokio::time::advance(Duration::from_secs(2)).await;
-    let report = health.report(Probe::Readiness, &RunOptions::new()).await;
+    let report = health.report(Probe::Readiness, &ReportOptions::new()).await;
     assert_eq!(report.status, Status::Fail);
     assert_eq!(
         report.checks[0].output.as_deref(),
@@ -629,13 +629,13 @@ async fn the_driver_timeout_bounds_attempts_and_every_retry_fits() {
     });
     let health = Health::builder()
         .jitter_seed(7)
-        .check(check.driver_timeout(driver))
+        .register(check.driver_timeout(driver))
         .build();
     let (_, _, timing) = health.timings().next().unwrap();
     assert_eq!(timing.attempt_timeout, Duration::from_secs(32));
     assert!(timing.fits());
     let start = Instant::now();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     let entry = &report.checks[0];
     assert_eq!(entry.attempts, 4);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
@@ -660,8 +660,8 @@ async fn the_driver_timeout_bounds_attempts_and_every_retry_fits() {
 async fn a_budget_too_short_for_the_retries_is_accepted_and_said() {
     let (check, _) = Scripted::new("mongo", |_| async { ok() });
     let health = Health::builder()
-        .timeout(Duration::from_secs(30))
-        .check(check.driver_timeout(Duration::from_secs(30)))
+        .run_budget(Duration::from_secs(30))
+        .register(check.driver_timeout(Duration::from_secs(30)))
         .build();
     let (name, component, timing) = health.timings().next().unwrap();
     assert_eq!((name, component), ("mongo", "mongo"));
@@ -683,9 +683,9 @@ async fn a_seeded_jitter_repeats_its_delays() {
             t.lock().unwrap().push(Instant::now());
             async { Err(CheckError::new("down")) }
         });
-        let health = Health::builder().jitter_seed(42).check(check).build();
+        let health = Health::builder().jitter_seed(42).register(check).build();
         let start = Instant::now();
-        health.check(Probe::Readiness).await;
+        health.run(Probe::Readiness).await;
         let offsets: Vec<Duration> = times.lock().unwrap().iter().map(|t| *t - start).collect();
         runs.push(offsets);
     }
@@ -711,14 +711,14 @@ async fn status_changes_reach_hooks_and_subscribers() {
     let c = changes.clone();
     let health = Health::builder()
         .ttl(Duration::ZERO)
-        .check_with(check, no_retries())
+        .register_with(check, no_retries())
         .on_status_change(move |change| c.lock().unwrap().push((change.from, change.to)))
         .build();
     let mut reports = health.subscribe();
-    health.check(Probe::Readiness).await;
-    health.check(Probe::Readiness).await;
+    health.run(Probe::Readiness).await;
+    health.run(Probe::Readiness).await;
     up.store(false, Ordering::SeqCst);
-    health.check(Probe::Readiness).await;
+    health.run(Probe::Readiness).await;
     assert_eq!(
         *changes.lock().unwrap(),
         [
@@ -743,10 +743,10 @@ async fn credentials_never_reach_reports() {
         Err(CheckError::new("401 for token s3cr3t-token"))
     });
     let health = Health::builder()
-        .check_with(check, no_retries())
-        .check_with(runner, no_retries())
+        .register_with(check, no_retries())
+        .register_with(runner, no_retries())
         .build();
-    let report = health.check(Probe::All).await;
+    let report = health.run(Probe::All).await;
     let outputs = [
         report.to_health_json(true),
         report.to_text(true),
@@ -769,14 +769,14 @@ async fn cached_status_answers_only_without_running_anything() {
     let (check, calls) = Scripted::new("db", |_| async { ok() });
     let health = Health::builder()
         .ttl(Duration::from_secs(1))
-        .check(check)
+        .register(check)
         .build();
     assert_eq!(
         health.cached_status(Probe::Readiness),
         None,
         "nothing cached yet"
     );
-    assert_eq!(health.check(Probe::Readiness).await.status, Status::Pass);
+    assert_eq!(health.run(Probe::Readiness).await.status, Status::Pass);
     assert_eq!(health.cached_status(Probe::Readiness), Some(Status::Pass));
     // Liveness has no checks: always answerable.
     assert_eq!(health.cached_status(Probe::Liveness), Some(Status::Pass));
@@ -796,11 +796,11 @@ async fn only_runs_and_reports_a_single_check() {
     let (a, a_calls) = Scripted::new("a", |_| async { ok() });
     let (b, b_calls) = Scripted::new("b", |_| async { Err(CheckError::new("down")) });
     let health = Health::builder()
-        .check(a)
-        .check_with(b, no_retries())
+        .register(a)
+        .register_with(b, no_retries())
         .build();
     let report = health
-        .report(Probe::All, &RunOptions::new().only("a"))
+        .report(Probe::All, &ReportOptions::new().only("a"))
         .await;
     assert_eq!((report.status, report.checks.len()), (Status::Pass, 1));
     assert_eq!(
@@ -863,9 +863,9 @@ async fn each_run_is_a_span_with_its_outcome_and_each_attempt_a_child_span() {
     });
     let health = Health::builder()
         .backoff(Backoff::builder().jitter(Jitter::None).build().unwrap())
-        .check(check.component("redis"))
+        .register(check.component("redis"))
         .build();
-    health.check(Probe::Readiness).await;
+    health.run(Probe::Readiness).await;
     let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     let passed = text
         .lines()
@@ -911,10 +911,10 @@ async fn logs_at_info_say_one_line_per_status_change_not_one_per_run() {
         }
     });
     let health = Health::builder()
-        .check_with(check, no_retries().non_critical())
+        .register_with(check, no_retries().non_critical())
         .build();
     for _ in 0..5 {
-        health.check(Probe::Readiness).await;
+        health.run(Probe::Readiness).await;
         tokio::time::advance(Duration::from_secs(60)).await;
     }
     assert_eq!(calls.load(Ordering::SeqCst), 5, "every run was a new one");
@@ -961,11 +961,11 @@ async fn the_verbose_line_says_each_error_once() {
     });
     let health = Health::builder()
         .backoff(Backoff::builder().jitter(Jitter::None).build().unwrap())
-        .check(check)
+        .register(check)
         .build();
-    let peek = RunOptions::new()
+    let peek = ReportOptions::new()
         .wait_for_runs()
-        .timeout(Duration::from_millis(1_500));
+        .wait_at_most(Duration::from_millis(1_500));
     // First run: attempt 1 fails at 100 ms, attempt 2 starts at 1.1 s.
     let text = health.report(Probe::Readiness, &peek).await.to_text(true);
     let line = text.lines().next().unwrap();
@@ -974,7 +974,7 @@ async fn the_verbose_line_says_each_error_once() {
         format!("[-]db failed: no result yet: {error} (retrying: attempt 2 of 4)")
     );
     // The first run ends with that error; in the next run's retries it is not said twice.
-    let text = health.check(Probe::Readiness).await.to_text(true);
+    let text = health.run(Probe::Readiness).await.to_text(true);
     assert_eq!(
         text.lines().next().unwrap(),
         format!("[-]db failed: {error}")
@@ -982,7 +982,7 @@ async fn the_verbose_line_says_each_error_once() {
     tokio::time::advance(Duration::from_secs(60)).await;
     let next = tokio::spawn({
         let health = health.clone();
-        async move { health.check(Probe::Readiness).await }
+        async move { health.run(Probe::Readiness).await }
     });
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let text = health.latest(Probe::Readiness).to_text(true);

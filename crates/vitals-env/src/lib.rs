@@ -244,10 +244,10 @@ impl EnvConfig {
             .skip(skip)
             .ttl(self.cache_ttl);
         if let Some(interval) = self.interval {
-            builder = builder.background(interval);
+            builder = builder.interval(interval);
         }
         if let Some(budget) = self.timeout {
-            builder = builder.timeout(budget);
+            builder = builder.run_budget(budget);
         }
         if let Some(token) = &self.details_token {
             builder = builder.secret(token.clone());
@@ -257,7 +257,7 @@ impl EnvConfig {
             if self.non_critical.contains(check.component()) {
                 options = options.non_critical();
             }
-            builder = builder.check_arc(check.clone(), options);
+            builder = builder.register_arc(check.clone(), options);
         }
         builder
     }

@@ -78,7 +78,7 @@ async fn non_critical_components_warn_and_critical_ones_fail() {
         ])
         .unwrap();
         let health = config.health_builder().build();
-        let report = health.check(Probe::Readiness).await;
+        let report = health.run(Probe::Readiness).await;
         assert_eq!(report.check("redis").unwrap().status, expected, "{list}");
     }
 }

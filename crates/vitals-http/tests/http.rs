@@ -98,15 +98,15 @@ async fn a_blackhole_fails_at_the_registry_timeout() {
     let proxy = FaultProxy::start(addr).await;
     proxy.set(Fault::Blackhole);
     let health = Health::builder()
-        .check_with(
+        .register_with(
             check(&format!("http://{}/ok", proxy.addr())),
             CheckOptions::new()
-                .timeout(Duration::from_millis(500))
+                .run_budget(Duration::from_millis(500))
                 .backoff(Backoff::none()),
         )
         .build();
     let started = std::time::Instant::now();
-    let report = health.check(Probe::Readiness).await;
+    let report = health.run(Probe::Readiness).await;
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(5),
@@ -134,9 +134,9 @@ async fn url_credentials_are_sent_as_basic_auth_and_never_shown() {
     .build()
     .unwrap();
     let health = Health::builder()
-        .check_with(bad, CheckOptions::new().backoff(Backoff::none()))
+        .register_with(bad, CheckOptions::new().backoff(Backoff::none()))
         .build();
-    let report = health.check(Probe::All).await;
+    let report = health.run(Probe::All).await;
     assert_eq!(report.checks[0].status, CheckStatus::Fail);
     for out in [
         report.to_health_json(true),

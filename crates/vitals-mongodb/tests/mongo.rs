@@ -142,11 +142,11 @@ async fn the_uri_password_appears_in_no_report_or_log() {
         server.addr()
     );
     let health = Health::builder()
-        .check_with(
+        .register_with(
             check(&up_uri, 1_000),
             CheckOptions::new().backoff(Backoff::none()),
         )
-        .check_with(
+        .register_with(
             MongoCheck::builder(&down_uri)
                 .server_selection_timeout(Duration::from_millis(1_000))
                 .name("mongo-down")
@@ -155,7 +155,7 @@ async fn the_uri_password_appears_in_no_report_or_log() {
             CheckOptions::new().backoff(Backoff::none()),
         )
         .build();
-    let report = health.check(Probe::All).await;
+    let report = health.run(Probe::All).await;
     assert_eq!(
         report.check("mongo-down").unwrap().status,
         CheckStatus::Fail
@@ -213,8 +213,8 @@ async fn documentdb_warns_with_the_guides_caveat() {
         .documentdb(true)
         .build()
         .unwrap();
-    let health = Health::builder().check(check).build();
-    let report = health.check(Probe::Readiness).await;
+    let health = Health::builder().register(check).build();
+    let report = health.run(Probe::Readiness).await;
     let entry = report.check("mongo").unwrap();
     assert_eq!(entry.status, CheckStatus::Warn);
     assert!(!entry.output.as_deref().unwrap().contains("retryWrites"));

@@ -132,12 +132,12 @@ async fn a_wrong_password_fails_and_no_password_appears_anywhere() {
     let (logs, _guard) = CapturedLogs::install();
 
     let health = Health::builder()
-        .check_with(
+        .register_with(
             RedisCheck::builder(&wrong).build().unwrap(),
             CheckOptions::new().backoff(Backoff::none()),
         )
         .build();
-    let report = health.check(Probe::All).await;
+    let report = health.run(Probe::All).await;
     let entry = &report.checks[0];
     assert_eq!(entry.status, CheckStatus::Fail);
     assert!(

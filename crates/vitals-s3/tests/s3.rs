@@ -71,7 +71,7 @@ async fn a_wrong_secret_key_is_access_denied_and_never_shown() {
     let server = server_with_buckets();
     let wrong = "wrongSecretKeyWrongSecretKeyWrong0000099";
     let health = Health::builder()
-        .check_with(
+        .register_with(
             BucketCheck::builder_for_client(&client(&server.endpoint(), wrong), BUCKETS)
                 .secret(wrong)
                 .build()
@@ -79,7 +79,7 @@ async fn a_wrong_secret_key_is_access_denied_and_never_shown() {
             CheckOptions::new().backoff(Backoff::none()),
         )
         .build();
-    let report = health.check(Probe::All).await;
+    let report = health.run(Probe::All).await;
     let entry = &report.checks[0];
     assert_eq!(entry.status, CheckStatus::Fail);
     assert!(
@@ -102,7 +102,7 @@ async fn an_endpoint_that_is_down_or_blackholed_fails_within_the_timeout() {
     let proxy = FaultProxy::start(server.addr()).await;
     proxy.set(Fault::Blackhole);
     let health = Health::builder()
-        .check_with(
+        .register_with(
             BucketCheck::builder_for_client(
                 &client(&format!("http://{}", proxy.addr()), S3_SECRET_KEY),
                 BUCKETS,
@@ -110,12 +110,12 @@ async fn an_endpoint_that_is_down_or_blackholed_fails_within_the_timeout() {
             .build()
             .unwrap(),
             CheckOptions::new()
-                .timeout(Duration::from_millis(800))
+                .run_budget(Duration::from_millis(800))
                 .backoff(Backoff::none()),
         )
         .build();
     let started = std::time::Instant::now();
-    let report = health.check(Probe::All).await;
+    let report = health.run(Probe::All).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",

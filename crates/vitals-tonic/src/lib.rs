@@ -65,7 +65,7 @@ use tonic_health::pb::{
     health_check_response::ServingStatus,
     health_server::{Health as HealthRpc, HealthServer},
 };
-use vitals_core::{CheckStatus, Health, Probe, Report, RunOptions};
+use vitals_core::{CheckStatus, Health, Probe, Report, ReportOptions};
 
 /// `grpc.health.v1.Health/List`'s request (not in tonic-health's generated types).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
@@ -159,9 +159,9 @@ impl GrpcHealth {
     /// The status of `target` for one `Check`: runs what is stale, waits at most the
     /// caller's deadline and the registry's answer bound.
     async fn status(&self, target: &Target, deadline: Option<Duration>) -> ServingStatus {
-        let mut options = RunOptions::new();
+        let mut options = ReportOptions::new();
         if let Some(deadline) = deadline {
-            options = options.timeout(deadline);
+            options = options.wait_at_most(deadline);
         }
         match target {
             Target::Probe(probe) => probe_serving(&self.health.report(*probe, &options).await),
@@ -186,9 +186,9 @@ impl GrpcHealth {
     /// Every name and its status; the probes are reported concurrently, each bounded like a
     /// `Check`.
     async fn list(&self, deadline: Option<Duration>) -> HealthListResponse {
-        let mut options = RunOptions::new();
+        let mut options = ReportOptions::new();
         if let Some(deadline) = deadline {
-            options = options.timeout(deadline);
+            options = options.wait_at_most(deadline);
         }
         let report = |probe| self.health.report(probe, &options);
         let (all, live, ready, startup) = tokio::join!(

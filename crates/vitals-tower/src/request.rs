@@ -7,7 +7,7 @@ use http::{
     request::Parts,
 };
 use tower_service::Service;
-use vitals_core::{Health, Probe, RunOptions};
+use vitals_core::{Health, Probe, ReportOptions};
 
 use crate::{
     Config, ResponseFuture,
@@ -64,7 +64,7 @@ pub(crate) fn answer<S: Service<Req>, Req>(
     {
         return ResponseFuture::terse(status, probe, format, head);
     }
-    let mut options = RunOptions::new();
+    let mut options = ReportOptions::new();
     if let Some(check) = target.check {
         options = options.only(check);
     }
@@ -72,7 +72,7 @@ pub(crate) fn answer<S: Service<Req>, Req>(
         options = options.exclude(name);
     }
     if let Some(timeout) = query.timeout {
-        options = options.timeout(timeout);
+        options = options.wait_at_most(timeout);
     }
     ResponseFuture::later(Box::pin(async move {
         let report = health.report(probe, &options).await;

@@ -44,7 +44,7 @@ fn registry(up: &Arc<AtomicBool>) -> Health {
     Health::builder()
         .ttl(Duration::ZERO)
         .backoff(Backoff::none())
-        .check(Toggle {
+        .register(Toggle {
             name: "db",
             up: up.clone(),
             delay: Duration::ZERO,
@@ -208,12 +208,12 @@ async fn per_check_paths_answer_for_one_check() {
     let up = Arc::new(AtomicBool::new(false));
     let health = Health::builder()
         .backoff(Backoff::none())
-        .check(Toggle {
+        .register(Toggle {
             name: "db",
             up: up.clone(),
             delay: Duration::ZERO,
         })
-        .check(Toggle {
+        .register(Toggle {
             name: "cache",
             up: Arc::new(AtomicBool::new(true)),
             delay: Duration::ZERO,
@@ -266,14 +266,14 @@ async fn head_other_methods_and_bad_queries() {
 async fn the_timeout_parameter_bounds_only_that_callers_wait() {
     let up = Arc::new(AtomicBool::new(true));
     let health = Health::builder()
-        .check_with(
+        .register_with(
             Toggle {
                 name: "slow",
                 up,
                 delay: Duration::from_secs(30),
             },
             CheckOptions::new()
-                .timeout(Duration::from_secs(60))
+                .run_budget(Duration::from_secs(60))
                 .attempt_timeout(Duration::from_secs(60)),
         )
         .build();

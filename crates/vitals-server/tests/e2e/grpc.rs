@@ -59,9 +59,12 @@ fn redis_health(redis: &RedisServer) -> Health {
         .unwrap();
     // Background mode: a watcher is pushed every finished run.
     Health::builder()
-        .background(Duration::from_millis(50))
+        .interval(Duration::from_millis(50))
         .backoff(Backoff::none())
-        .check_with(check, CheckOptions::new().timeout(Duration::from_secs(2)))
+        .register_with(
+            check,
+            CheckOptions::new().run_budget(Duration::from_secs(2)),
+        )
         .build()
 }
 
@@ -197,7 +200,10 @@ impl Check for Slow {
 #[tokio::test]
 async fn the_callers_grpc_timeout_bounds_the_checks() {
     let health = Health::builder()
-        .check_with(Slow, CheckOptions::new().timeout(Duration::from_secs(60)))
+        .register_with(
+            Slow,
+            CheckOptions::new().run_budget(Duration::from_secs(60)),
+        )
         .build();
     let (addr, _server) = serve(health).await;
     let mut client = client(addr).await;
@@ -235,7 +241,7 @@ async fn a_check_with_a_1ms_deadline_never_poisons_later_callers() {
         .unwrap();
     let health = Health::builder()
         .ttl(Duration::from_millis(100))
-        .check_with(check, CheckOptions::new().backoff(retry_once))
+        .register_with(check, CheckOptions::new().backoff(retry_once))
         .build();
     let (addr, _server) = serve(health.clone()).await;
     let mut client = client(addr).await;

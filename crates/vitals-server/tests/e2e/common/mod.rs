@@ -118,12 +118,23 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
-/// The `vitals-server` binary cargo built for these tests.
+/// The `vitals-server` binary cargo built beside the tests (for vitals-server's own tests,
+/// cargo builds it first).
 pub fn server_binary() -> PathBuf {
-    PathBuf::from(
-        option_env!("CARGO_BIN_EXE_vitals-server")
-            .expect("vitals-server's own tests know its binary; others start examples"),
-    )
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/vitals-server
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("vitals-server");
+    assert!(
+        path.exists(),
+        "vitals-server is not built at {}: run its tests with cargo (scripts/test does)",
+        path.display()
+    );
+    path
 }
 
 /// The repository's root (README, deploy/), whichever package's tests include this file.

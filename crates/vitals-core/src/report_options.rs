@@ -9,18 +9,18 @@ use tokio::time::Instant;
 /// exclusions only this report.
 #[derive(Clone, Debug, Default)]
 #[must_use]
-pub struct RunOptions {
+pub struct ReportOptions {
     exclude: Vec<String>,
     only: Option<String>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) wait_for_runs: bool,
 }
 
-impl RunOptions {
+impl ReportOptions {
     /// No exclusions, no caller deadline; waits for runs at most the registry's
     /// [`answer_within`](crate::HealthBuilder::answer_within).
     pub fn new() -> Self {
-        RunOptions::default()
+        ReportOptions::default()
     }
 
     /// Leaves the check called `name` out of this report (`?exclude=name`).
@@ -37,9 +37,10 @@ impl RunOptions {
         self
     }
 
-    /// Like [`RunOptions::deadline`], as a duration from now.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.deadline(Instant::now() + timeout)
+    /// Like [`ReportOptions::deadline`], as a duration from now: this caller waits at most
+    /// `wait`.
+    pub fn wait_at_most(self, wait: Duration) -> Self {
+        self.deadline(Instant::now() + wait)
     }
 
     /// Runs and reports only the check called `name` (`/readyz/NAME`, a gRPC service name).
