@@ -23,19 +23,95 @@ impl fmt::Display for InvalidConfig {
 
 impl std::error::Error for InvalidConfig {}
 
+/// A set of components: every one, or those named. Displayed as `all`, `none`, or the names
+/// joined by commas, as the deployment guide's variables spell them.
+///
+/// ```
+/// use vitals_core::Components;
+///
+/// let set = Components::none().with("redis").with("mongo");
+/// assert!(set.contains("redis") && !set.contains("storage"));
+/// assert_eq!(set.to_string(), "mongo,redis");
+/// assert_eq!(Components::none().to_string(), "none");
+/// assert_eq!(Components::all().to_string(), "all");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Components {
+    all: bool,
+    names: BTreeSet<String>,
+}
+
+impl Components {
+    /// The empty set.
+    #[must_use]
+    pub fn none() -> Self {
+        Components::default()
+    }
+
+    /// Every component, named or not.
+    #[must_use]
+    pub fn all() -> Self {
+        Components {
+            all: true,
+            names: BTreeSet::new(),
+        }
+    }
+
+    /// Also `component`.
+    #[must_use]
+    pub fn with(mut self, component: impl Into<String>) -> Self {
+        self.names.insert(component.into());
+        self
+    }
+
+    /// Whether `component` is in the set.
+    pub fn contains(&self, component: &str) -> bool {
+        self.all || self.names.contains(component)
+    }
+
+    /// Whether the set is every component.
+    pub fn is_all(&self) -> bool {
+        self.all
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.names.is_empty()
+    }
+
+    /// The named components (empty when the set is `all`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+}
+
+impl fmt::Display for Components {
+    /// `all`, `none`, or the components joined by commas.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.all {
+            return f.write_str("all");
+        }
+        if self.names.is_empty() {
+            return f.write_str("none");
+        }
+        let names: Vec<&str> = self.names().collect();
+        f.write_str(&names.join(","))
+    }
+}
+
 /// Which components' checks are reported as skipped instead of run, and why.
 ///
 /// ```
-/// use vitals_core::Skip;
+/// use vitals_core::{Components, Skip};
 ///
 /// let skip = Skip::none().component("mongo").because("the nightly job has no database");
 /// assert!(skip.skips("mongo") && !skip.skips("redis"));
 /// assert_eq!(skip.reason(), "the nightly job has no database");
+/// assert_eq!(Skip::of(Components::none().with("redis")).to_string(), "redis");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Skip {
-    all: bool,
-    components: BTreeSet<String>,
+    components: Components,
     reason: Option<String>,
 }
 
@@ -49,16 +125,22 @@ impl Skip {
     /// Every check skipped.
     #[must_use]
     pub fn all() -> Self {
+        Skip::of(Components::all())
+    }
+
+    /// The checks of `components` skipped.
+    #[must_use]
+    pub fn of(components: Components) -> Self {
         Skip {
-            all: true,
-            ..Skip::default()
+            components,
+            reason: None,
         }
     }
 
     /// Also skips `component`.
     #[must_use]
     pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.components.insert(component.into());
+        self.components = self.components.with(component);
         self
     }
 
@@ -71,17 +153,22 @@ impl Skip {
 
     /// Whether checks of `component` are skipped.
     pub fn skips(&self, component: &str) -> bool {
-        self.all || self.components.contains(component)
+        self.components.contains(component)
+    }
+
+    /// The components skipped.
+    pub fn components(&self) -> &Components {
+        &self.components
     }
 
     /// Whether everything is skipped.
     pub fn is_all(&self) -> bool {
-        self.all
+        self.components.is_all()
     }
 
     /// Whether nothing is skipped.
     pub fn is_empty(&self) -> bool {
-        !self.all && self.components.is_empty()
+        self.components.is_empty()
     }
 
     /// Why checks are skipped.
@@ -91,13 +178,9 @@ impl Skip {
 }
 
 impl fmt::Display for Skip {
-    /// `all`, or the components joined by commas.
+    /// The components skipped, as [`Components`] displays them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.all {
-            return f.write_str("all");
-        }
-        let names: Vec<&str> = self.components.iter().map(String::as_str).collect();
-        f.write_str(&names.join(","))
+        self.components.fmt(f)
     }
 }
 

@@ -76,7 +76,7 @@ pub use async_trait::async_trait;
 pub use builder::HealthBuilder;
 pub use cause::Cause;
 pub use check::{Check, CheckError, Details};
-pub use config::{CheckSettings, InvalidConfig, Skip};
+pub use config::{CheckSettings, Components, InvalidConfig, Skip};
 pub use engine::StatusChange;
 pub use health::Health;
 pub use options::{CheckOptions, Probe, Probes, Severity};

@@ -40,7 +40,8 @@ use vitals_core::{Check, CheckOptions, Health, HealthBuilder, Skip};
 use vitals_retry::Backoff;
 
 pub use error::{EnvError, EnvErrors};
-pub use parse::{COMPONENTS, Components};
+pub use parse::COMPONENTS;
+pub use vitals_core::Components;
 pub use variables::{VARIABLES, Variable, markdown_table};
 
 use parse::Reader;
@@ -233,12 +234,8 @@ impl EnvConfig {
     /// every configured check (those of a `NON_CRITICAL_HEALTH_CHECKS` component non-critical).
     /// Add checks or hooks of your own, then build.
     pub fn health_builder(&self) -> HealthBuilder {
-        let mut skip = if self.skip.is_all() {
-            Skip::all()
-        } else {
-            self.skip.names().fold(Skip::none(), Skip::component)
-        };
-        skip = skip.because(format!("{}={}", var::SKIP.name, self.skip));
+        let skip =
+            Skip::of(self.skip.clone()).because(format!("{}={}", var::SKIP.name, self.skip));
         let mut builder = Health::builder()
             .backoff(self.backoff)
             .skip(skip)

@@ -1,9 +1,9 @@
 //! Reading one variable: its value from the lookup, or its documented default, through one
 //! parser per kind. Parsing the default text with the same parser keeps the table and the
 //! behaviour from drifting apart.
-use std::{collections::BTreeSet, ops::RangeInclusive, time::Duration};
+use std::{ops::RangeInclusive, time::Duration};
 
-use vitals_core::scrub;
+use vitals_core::{Components, scrub};
 
 use crate::{EnvError, Variable};
 
@@ -12,48 +12,6 @@ pub const COMPONENTS: [&str; 4] = ["mongo", "redis", "storage", "custom_code"];
 
 /// The largest number of milliseconds accepted: one day.
 const ONE_DAY_MS: u64 = 86_400_000;
-
-/// A set of components: every one, or those named.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Components {
-    all: bool,
-    names: BTreeSet<String>,
-}
-
-impl Components {
-    /// Whether `component` is in the set.
-    pub fn contains(&self, component: &str) -> bool {
-        self.all || self.names.contains(component)
-    }
-
-    /// Whether the set is every component.
-    pub fn is_all(&self) -> bool {
-        self.all
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        !self.all && self.names.is_empty()
-    }
-
-    /// The named components (empty when the set is `all`).
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str)
-    }
-}
-
-impl std::fmt::Display for Components {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.all {
-            return f.write_str("all");
-        }
-        if self.names.is_empty() {
-            return f.write_str("none");
-        }
-        let names: Vec<&str> = self.names().collect();
-        f.write_str(&names.join(","))
-    }
-}
 
 /// Reads variables through a lookup.
 pub(crate) struct Reader<L> {
@@ -149,22 +107,23 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
                 ),
             )
         };
-        let mut set = Components::default();
+        let mut set = Components::none();
         if raw.trim().is_empty() || raw.trim().eq_ignore_ascii_case("none") {
             return Ok(set);
         }
+        let mut all = false;
         for item in raw.split(',') {
             let name = item.trim().to_ascii_lowercase();
             match name.as_str() {
-                "all" => set.all = true,
+                "all" => all = true,
                 n if COMPONENTS.contains(&n) => {
-                    set.names.insert(name);
+                    set = set.with(name);
                 }
                 "" => return Err(accepted("found an empty item".to_owned())),
                 other => return Err(accepted(format!("unknown name {other:?}"))),
             }
         }
-        Ok(set)
+        Ok(if all { Components::all() } else { set })
     }
 
     /// A value `parse` accepts (given trimmed), or an error saying `what` is accepted; the
