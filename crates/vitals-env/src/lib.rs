@@ -41,8 +41,8 @@ use vitals_retry::Backoff;
 
 pub use error::{EnvError, EnvErrors};
 pub use parse::COMPONENTS;
+pub use variables::{DefaultValue, VARIABLES, Variable, markdown_table};
 pub use vitals_core::Components;
-pub use variables::{VARIABLES, Variable, markdown_table};
 
 use parse::Reader;
 use variables as var;
@@ -234,8 +234,7 @@ impl EnvConfig {
     /// every configured check (those of a `NON_CRITICAL_HEALTH_CHECKS` component non-critical).
     /// Add checks or hooks of your own, then build.
     pub fn health_builder(&self) -> HealthBuilder {
-        let skip =
-            Skip::of(self.skip.clone()).because(format!("{}={}", var::SKIP.name, self.skip));
+        let skip = Skip::of(self.skip.clone()).because(format!("{}={}", var::SKIP.name, self.skip));
         let mut builder = Health::builder()
             .backoff(self.backoff)
             .skip(skip)

@@ -5,7 +5,7 @@ use std::{ops::RangeInclusive, time::Duration};
 
 use vitals_core::{Components, scrub};
 
-use crate::{EnvError, Variable};
+use crate::{EnvError, Variable, variables::DefaultValue};
 
 /// The components the deployment guide names.
 pub const COMPONENTS: [&str; 4] = ["mongo", "redis", "storage", "custom_code"];
@@ -35,9 +35,9 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
 
     /// The value, or the documented default; `None` when neither.
     fn value_or_default(&mut self, variable: &Variable) -> Option<String> {
-        self.raw(variable).or_else(|| {
-            let default = variable.default;
-            (!default.is_empty() && default != "derived").then(|| default.to_owned())
+        self.raw(variable).or_else(|| match variable.default {
+            DefaultValue::None | DefaultValue::Text("derived") => None,
+            default => Some(default.to_string()),
         })
     }
 

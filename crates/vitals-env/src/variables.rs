@@ -1,4 +1,7 @@
-//! Every variable the profile reads: its name, default and meaning, in one table.
+//! Every variable the profile reads: its name, default and meaning, in one table. A default
+//! that a library crate enforces (the retry schedule, a driver's timeout) is that crate's
+//! constant, not a second literal.
+use std::{fmt, time::Duration};
 
 /// One environment variable of the profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -6,15 +9,48 @@
 pub struct Variable {
     /// The name, exactly as the deployment guide spells it.
     pub name: &'static str,
-    /// The default, as text (empty: unset means "off" or "no such check").
-    pub default: &'static str,
+    /// The default (`DefaultValue::None`: unset means "off" or "no such check").
+    pub default: DefaultValue,
     /// Whether the deployment guide defines it (else it is vitals' own).
     pub from_guide: bool,
     /// What it does and accepts, in one line.
     pub meaning: &'static str,
 }
 
-const fn guide(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
+/// A variable's default: text, or a library constant shown as the variable spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DefaultValue {
+    /// No default: unset means "off" or "no such check".
+    None,
+    /// The default as the variable spells it.
+    Text(&'static str),
+    /// A count owned by a library crate.
+    Count(u32),
+    /// A duration owned by a library crate, spelled in whole milliseconds.
+    Millis(Duration),
+}
+
+impl DefaultValue {
+    /// Whether there is no default.
+    pub fn is_none(&self) -> bool {
+        matches!(self, DefaultValue::None)
+    }
+}
+
+impl fmt::Display for DefaultValue {
+    /// As the variable's value would be written (empty for none).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DefaultValue::None => Ok(()),
+            DefaultValue::Text(text) => f.write_str(text),
+            DefaultValue::Count(count) => write!(f, "{count}"),
+            DefaultValue::Millis(duration) => write!(f, "{}", duration.as_millis()),
+        }
+    }
+}
+
+const fn guide(name: &'static str, default: DefaultValue, meaning: &'static str) -> Variable {
     Variable {
         name,
         default,
@@ -23,7 +59,7 @@ const fn guide(name: &'static str, default: &'static str, meaning: &'static str)
     }
 }
 
-const fn own(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
+const fn own(name: &'static str, default: DefaultValue, meaning: &'static str) -> Variable {
     Variable {
         name,
         default,
@@ -35,159 +71,163 @@ const fn own(name: &'static str, default: &'static str, meaning: &'static str) -
 /// `HEALTH_CHECK_RETRIES`.
 pub const RETRIES: Variable = guide(
     "HEALTH_CHECK_RETRIES",
-    "3",
+    DefaultValue::Count(vitals_retry::DEFAULT_RETRIES),
     "retries after a failed attempt (0 to 1000)",
 );
 /// `HEALTH_CHECK_RETRY_DELAY_MS`.
 pub const RETRY_DELAY: Variable = guide(
     "HEALTH_CHECK_RETRY_DELAY_MS",
-    "1000",
+    DefaultValue::Millis(vitals_retry::DEFAULT_INITIAL_DELAY),
     "first retry delay in ms, doubling with ±25 % jitter",
 );
 /// `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
 pub const MAX_RETRY_DELAY: Variable = guide(
     "HEALTH_CHECK_MAX_RETRY_DELAY_MS",
-    "10000",
+    DefaultValue::Millis(vitals_retry::DEFAULT_MAX_DELAY),
     "hard cap on any delay in ms, after jitter",
 );
 /// `SKIP_HEALTH_CHECKS`.
 pub const SKIP: Variable = guide(
     "SKIP_HEALTH_CHECKS",
-    "",
+    DefaultValue::None,
     "`all` or a comma list of `mongo`, `redis`, `storage`, `custom_code`: reported as skipped, not run",
 );
 /// `NON_CRITICAL_HEALTH_CHECKS`.
 pub const NON_CRITICAL: Variable = own(
     "NON_CRITICAL_HEALTH_CHECKS",
-    "redis",
+    DefaultValue::Text("redis"),
     "components whose failure makes probes `warn` (still 200) instead of failing: `all`, `none` or a comma list as above",
 );
 /// `MONGO_URI`.
 pub const MONGO_URI: Variable = guide(
     "MONGO_URI",
-    "",
+    DefaultValue::None,
     "`mongodb://` or `mongodb+srv://` connection string: adds the `mongo` check",
 );
 /// `MONGO_SERVER_SELECTION_TIMEOUT_MS`.
 pub const MONGO_SERVER_SELECTION_TIMEOUT: Variable = guide(
     "MONGO_SERVER_SELECTION_TIMEOUT_MS",
-    "30000",
+    DefaultValue::Millis(vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT),
     "the driver's server selection timeout in ms",
 );
 /// `MONGO_DOCUMENTDB`.
 pub const MONGO_DOCUMENTDB: Variable = own(
     "MONGO_DOCUMENTDB",
-    "auto",
+    DefaultValue::Text("auto"),
     "whether `MONGO_URI` is Amazon DocumentDB (probed with `hello`, warns with the guide's caveat): `auto` (by host name), `true` or `false`",
 );
 /// `REDIS_URI`.
 pub const REDIS_URI: Variable = guide(
     "REDIS_URI",
-    "",
+    DefaultValue::None,
     "`redis://`, `rediss://` (TLS) or `redis-cluster://` URL: adds the `redis` check",
 );
 /// `REDIS_CONNECT_TIMEOUT_MS`.
 pub const REDIS_CONNECT_TIMEOUT: Variable = guide(
     "REDIS_CONNECT_TIMEOUT_MS",
-    "10000",
+    DefaultValue::Millis(vitals_redis::DEFAULT_CONNECT_TIMEOUT),
     "Redis connect timeout in ms (TCP, TLS, AUTH)",
 );
 /// `REDIS_COMMAND_TIMEOUT_MS`.
 pub const REDIS_COMMAND_TIMEOUT: Variable = own(
     "REDIS_COMMAND_TIMEOUT_MS",
-    "5000",
+    DefaultValue::Millis(vitals_redis::DEFAULT_COMMAND_TIMEOUT),
     "bound of the check's Redis commands in ms, apart from connecting",
 );
 /// `REDIS_DISABLE_TLS_VERIFICATION`.
 pub const REDIS_DISABLE_TLS_VERIFICATION: Variable = guide(
     "REDIS_DISABLE_TLS_VERIFICATION",
-    "false",
+    DefaultValue::Text("false"),
     "`true` accepts any certificate (ElastiCache's self-signed ones); logs a warning",
 );
 /// `TMP_STORAGE_BUCKET`.
 pub const TMP_BUCKET: Variable = guide(
     "TMP_STORAGE_BUCKET",
-    "",
+    DefaultValue::None,
     "S3 bucket for temporary files (7-day expiration): adds the `storage` check",
 );
 /// `CONNECTORS_STORAGE_BUCKET`.
 pub const CONNECTORS_BUCKET: Variable = guide(
     "CONNECTORS_STORAGE_BUCKET",
-    "",
+    DefaultValue::None,
     "S3 bucket for connectors: adds the `storage` check",
 );
 /// `STATIC_STORAGE_BUCKET`.
 pub const STATIC_BUCKET: Variable = guide(
     "STATIC_STORAGE_BUCKET",
-    "",
+    DefaultValue::None,
     "S3 bucket for static files (CORS for GET): adds the `storage` check",
 );
 /// `STORAGE_DEEP_CHECK`.
 pub const STORAGE_DEEP_CHECK: Variable = own(
     "STORAGE_DEEP_CHECK",
-    "false",
+    DefaultValue::Text("false"),
     "`true` also checks the tmp bucket's 7-day expiration rule and the static bucket's GET CORS rule (drift warns)",
 );
 /// `S3_FORCE_PATH_STYLE`.
 pub const S3_FORCE_PATH_STYLE: Variable = own(
     "S3_FORCE_PATH_STYLE",
-    "",
+    DefaultValue::None,
     "path-style S3 addressing; unset, it is used exactly when `AWS_ENDPOINT_URL` is set",
 );
 /// `CUSTOM_CODE_RUNNER_URI`.
 pub const CUSTOM_CODE_RUNNER_URI: Variable = guide(
     "CUSTOM_CODE_RUNNER_URI",
-    "",
+    DefaultValue::None,
     "the custom-code runner's `http(s)://` URL: adds the `custom_code` check",
 );
 /// `PORT`.
-pub const PORT: Variable = guide("PORT", "5000", "listen port (`0` picks a free one)");
+pub const PORT: Variable = guide(
+    "PORT",
+    DefaultValue::Text("5000"),
+    "listen port (`0` picks a free one)",
+);
 /// `LISTEN_ADDRESS`.
 pub const LISTEN_ADDRESS: Variable = own(
     "LISTEN_ADDRESS",
-    "",
+    DefaultValue::None,
     "the one address to listen on (`0.0.0.0`, `::1`, …); unset, both IPv6 and IPv4 on every interface",
 );
 /// `HEALTH_CHECK_DETAILS`.
 pub const DETAILS: Variable = own(
     "HEALTH_CHECK_DETAILS",
-    "local",
+    DefaultValue::Text("local"),
     "who sees `?verbose` details: `local` (loopback callers and the token), `always` or `never`; others get the terse answer",
 );
 /// `HEALTH_CHECK_DETAILS_TOKEN`.
 pub const DETAILS_TOKEN: Variable = own(
     "HEALTH_CHECK_DETAILS_TOKEN",
-    "",
+    DefaultValue::None,
     "with `local`, requests with `Authorization: Bearer <token>` also see details (never logged)",
 );
 /// `HEALTH_CHECK_INTERVAL_MS`.
 pub const INTERVAL: Variable = own(
     "HEALTH_CHECK_INTERVAL_MS",
-    "5000",
+    DefaultValue::Text("5000"),
     "how often checks run in the background, in ms; `0` runs them on demand instead",
 );
 /// `HEALTH_CHECK_CACHE_TTL_MS`.
 pub const CACHE_TTL: Variable = own(
     "HEALTH_CHECK_CACHE_TTL_MS",
-    "1000",
+    DefaultValue::Text("1000"),
     "on demand, how long a result is reused, in ms (one run per check per TTL)",
 );
 /// `HEALTH_CHECK_TIMEOUT_MS`.
 pub const TIMEOUT: Variable = own(
     "HEALTH_CHECK_TIMEOUT_MS",
-    "derived",
+    DefaultValue::Text("derived"),
     "budget of one check run in ms, retries included; unset, every attempt fits (the timing rule)",
 );
 /// `HEALTH_CHECK_METRICS`.
 pub const METRICS: Variable = own(
     "HEALTH_CHECK_METRICS",
-    "true",
+    DefaultValue::Text("true"),
     "serve Prometheus metrics at `/metrics`; `false` turns them off",
 );
 /// `SHUTDOWN_DELAY_MS`.
 pub const SHUTDOWN_DELAY: Variable = own(
     "SHUTDOWN_DELAY_MS",
-    "5000",
+    DefaultValue::Text("5000"),
     "after SIGTERM, readiness fails at once and the listener closes after this many ms",
 );
 
@@ -233,7 +273,7 @@ pub const AWS_SECRET_VARIABLES: [&str; 2] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSI
 pub fn markdown_table() -> String {
     let mut out = String::from("| variable | default | from | meaning |\n|---|---|---|---|\n");
     for v in VARIABLES {
-        let default = if v.default.is_empty() {
+        let default = if v.default.is_none() {
             String::new()
         } else {
             format!("`{}`", v.default)

@@ -200,43 +200,51 @@ fn millis_and_bools_validate() {
 #[test]
 fn the_documented_defaults_are_the_defaults() {
     let c = config(&[]).unwrap();
-    assert_eq!(c.port.to_string(), variables::PORT.default);
-    assert_eq!(c.backoff.retries().to_string(), variables::RETRIES.default);
+    assert_eq!(c.port.to_string(), variables::PORT.default.to_string());
+    assert_eq!(
+        c.backoff.retries().to_string(),
+        variables::RETRIES.default.to_string()
+    );
     assert_eq!(
         c.backoff.initial_delay().as_millis().to_string(),
-        variables::RETRY_DELAY.default
+        variables::RETRY_DELAY.default.to_string()
     );
     assert_eq!(
         c.backoff.max_delay().as_millis().to_string(),
-        variables::MAX_RETRY_DELAY.default
+        variables::MAX_RETRY_DELAY.default.to_string()
     );
     assert_eq!(c.backoff, vitals_retry::Backoff::default());
     assert_eq!(
         c.interval.unwrap().as_millis().to_string(),
-        variables::INTERVAL.default
+        variables::INTERVAL.default.to_string()
     );
     assert_eq!(
         c.cache_ttl.as_millis().to_string(),
-        variables::CACHE_TTL.default
+        variables::CACHE_TTL.default.to_string()
     );
     assert_eq!(c.timeout, None, "derived");
-    assert_eq!(c.metrics.to_string(), variables::METRICS.default);
+    assert_eq!(
+        c.metrics.to_string(),
+        variables::METRICS.default.to_string()
+    );
     assert_eq!(
         c.shutdown_delay.as_millis().to_string(),
-        variables::SHUTDOWN_DELAY.default
+        variables::SHUTDOWN_DELAY.default.to_string()
     );
     let ms = |d: Duration| d.as_millis().to_string();
     assert_eq!(
         ms(vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT),
-        variables::MONGO_SERVER_SELECTION_TIMEOUT.default
+        variables::MONGO_SERVER_SELECTION_TIMEOUT
+            .default
+            .to_string()
     );
     assert_eq!(
         ms(vitals_redis::DEFAULT_CONNECT_TIMEOUT),
-        variables::REDIS_CONNECT_TIMEOUT.default
+        variables::REDIS_CONNECT_TIMEOUT.default.to_string()
     );
     assert_eq!(
         ms(vitals_redis::DEFAULT_COMMAND_TIMEOUT),
-        variables::REDIS_COMMAND_TIMEOUT.default
+        variables::REDIS_COMMAND_TIMEOUT.default.to_string()
     );
 }
 

@@ -44,7 +44,10 @@ mod tower_policy;
 mod backoff_compat;
 
 pub use delays::{Delays, RandomSource, Rng};
-pub use policy::{Backoff, BackoffBuilder, InvalidBackoff, Jitter};
+pub use policy::{
+    Backoff, BackoffBuilder, DEFAULT_INITIAL_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES,
+    InvalidBackoff, Jitter,
+};
 
 #[cfg(feature = "tokio")]
 pub use retry::{

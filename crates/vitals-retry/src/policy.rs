@@ -41,13 +41,20 @@ pub struct Backoff {
     pub(crate) jitter: Jitter,
 }
 
+/// The deployment guide's retries after a failed attempt (`HEALTH_CHECK_RETRIES`).
+pub const DEFAULT_RETRIES: u32 = 3;
+/// The deployment guide's first retry delay (`HEALTH_CHECK_RETRY_DELAY_MS`).
+pub const DEFAULT_INITIAL_DELAY: Duration = Duration::from_secs(1);
+/// The deployment guide's cap on any delay (`HEALTH_CHECK_MAX_RETRY_DELAY_MS`).
+pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(10);
+
 impl Default for Backoff {
     fn default() -> Self {
         Backoff {
-            initial: Duration::from_secs(1),
+            initial: DEFAULT_INITIAL_DELAY,
             multiplier: 2.0,
-            max_delay: Duration::from_secs(10),
-            retries: 3,
+            max_delay: DEFAULT_MAX_DELAY,
+            retries: DEFAULT_RETRIES,
             jitter: Jitter::default(),
         }
     }

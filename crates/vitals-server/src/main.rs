@@ -64,7 +64,7 @@ fn help() -> String {
         .unwrap_or(0);
     for v in vitals_env::VARIABLES {
         let default = match v.default {
-            "" => String::new(),
+            vitals_env::DefaultValue::None => String::new(),
             default => format!(" (default: {default})"),
         };
         out.push_str(&format!("  {:width$}  {}{default}\n", v.name, v.meaning));

@@ -90,14 +90,14 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
         config["Entrypoint"],
         serde_json::json!(["/usr/local/bin/vitals-server"])
     );
-    let port = vitals_env::variables::PORT.default;
+    let port = vitals_env::variables::PORT.default.to_string();
     assert!(
         config["ExposedPorts"].get(format!("{port}/tcp")).is_some(),
         "{config}"
     );
     assert_eq!(
         pod["containers"][0]["ports"][0]["containerPort"].as_i64(),
-        Some(port.parse().unwrap())
+        Some(port.parse::<i64>().unwrap())
     );
     // The manifests name the image the build makes: its name, and the version as its tag.
     assert_eq!(
