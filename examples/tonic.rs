@@ -5,7 +5,7 @@
 //! `vitals-probe grpc://127.0.0.1:5000` or `curl --http1.1 localhost:5000/readyz`. SIGTERM drains: readiness fails, `Watch` streams
 //! say so and end, the server keeps answering for `SHUTDOWN_DELAY_MS` (default 5000), then
 //! in-flight calls finish and the process exits. `Check("vitals.example.Echo")` follows
-//! readiness (see vitals-tonic's name table).
+//! readiness (see `vitals_core::Probe::NAMES` and vitals-tonic's docs).
 
 use std::{
     convert::Infallible,

@@ -16,6 +16,14 @@ pub enum Probe {
 }
 
 impl Probe {
+    /// Every probe, in the order the HTTP layer serves them.
+    pub const EVERY: [Probe; 4] = [
+        Probe::Liveness,
+        Probe::Readiness,
+        Probe::Startup,
+        Probe::All,
+    ];
+
     /// The conventional name: `startupz`, `livez`, `readyz`, `healthz`.
     pub fn name(self) -> &'static str {
         match self {
@@ -23,6 +31,54 @@ impl Probe {
             Probe::Liveness => "livez",
             Probe::Readiness => "readyz",
             Probe::All => "healthz",
+        }
+    }
+
+    /// The conventional path: `/startupz`, `/livez`, `/readyz`, `/healthz`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Probe::Startup => "/startupz",
+            Probe::Liveness => "/livez",
+            Probe::Readiness => "/readyz",
+            Probe::All => "/healthz",
+        }
+    }
+
+    /// The probe a name means: the conventional one (`readyz`) or the probe's own word
+    /// (`readiness`, `liveness`, `startup`), as gRPC services name them.
+    ///
+    /// ```
+    /// use vitals_core::Probe;
+    /// assert_eq!(Probe::from_name("readiness"), Some(Probe::Readiness));
+    /// assert_eq!(Probe::from_name("livez"), Some(Probe::Liveness));
+    /// assert_eq!(Probe::from_name("mongo"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Probe> {
+        Probe::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, probe)| *probe)
+    }
+
+    /// Every name a probe answers to ([`Probe::from_name`]), conventional names and words.
+    pub const NAMES: [(&'static str, Probe); 7] = [
+        ("readyz", Probe::Readiness),
+        ("readiness", Probe::Readiness),
+        ("livez", Probe::Liveness),
+        ("liveness", Probe::Liveness),
+        ("startupz", Probe::Startup),
+        ("startup", Probe::Startup),
+        ("healthz", Probe::All),
+    ];
+
+    /// The terse text answer when the probe fails: `readyz check failed`, as the Kubernetes
+    /// apiserver words it (a static string: the fast path allocates nothing).
+    pub fn failed_line(self) -> &'static str {
+        match self {
+            Probe::Startup => "startupz check failed\n",
+            Probe::Liveness => "livez check failed\n",
+            Probe::Readiness => "readyz check failed\n",
+            Probe::All => "healthz check failed\n",
         }
     }
 }

@@ -340,7 +340,7 @@ impl Report {
             return if self.status.is_serving() {
                 "ok\n".to_owned()
             } else {
-                format!("{} check failed\n", self.probe)
+                self.probe.failed_line().to_owned()
             };
         }
         let mut out = String::new();

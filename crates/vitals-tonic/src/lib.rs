@@ -82,17 +82,6 @@ pub struct HealthListResponse {
 /// The health service's own name, as `grpc.health.v1` clients ask for it.
 pub const HEALTH_SERVICE_NAME: &str = "grpc.health.v1.Health";
 
-/// The probe names and their aliases, each answered by `Check`, `Watch` and `List` alike.
-const PROBE_NAMES: &[(&str, Probe)] = &[
-    ("readyz", Probe::Readiness),
-    ("readiness", Probe::Readiness),
-    ("livez", Probe::Liveness),
-    ("liveness", Probe::Liveness),
-    ("startupz", Probe::Startup),
-    ("startup", Probe::Startup),
-    ("healthz", Probe::All),
-];
-
 /// The gRPC health service of a registry.
 #[derive(Clone, Debug)]
 pub struct GrpcHealth {
@@ -145,8 +134,8 @@ impl GrpcHealth {
     }
 
     fn resolve(&self, service: &str) -> Option<Target> {
-        if let Some((_, probe)) = PROBE_NAMES.iter().find(|(name, _)| *name == service) {
-            return Some(Target::Probe(*probe));
+        if let Some(probe) = Probe::from_name(service) {
+            return Some(Target::Probe(probe));
         }
         if let Some((_, probe)) = self.services.iter().find(|(name, _)| name == service) {
             return Some(Target::Probe(*probe));
@@ -213,8 +202,8 @@ impl GrpcHealth {
         for (name, probe) in &self.services {
             statuses.insert(name.clone(), response(probe_status(*probe)));
         }
-        for (name, probe) in PROBE_NAMES {
-            statuses.insert((*name).to_owned(), response(probe_status(*probe)));
+        for (name, probe) in Probe::NAMES {
+            statuses.insert(name.to_owned(), response(probe_status(probe)));
         }
         HealthListResponse { statuses }
     }

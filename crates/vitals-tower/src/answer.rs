@@ -36,12 +36,7 @@ pub(crate) fn terse(status: Status, probe: Probe, format: Format, head: bool) ->
         (Format::HealthJson, Status::Warn) => (r#"{"status":"warn"}"#, HEALTH_JSON),
         (Format::HealthJson, Status::Fail) => (r#"{"status":"fail"}"#, HEALTH_JSON),
         (Format::Text, s) if s.is_serving() => ("ok\n", TEXT),
-        (Format::Text, _) => match probe {
-            Probe::Startup => ("startupz check failed\n", TEXT),
-            Probe::Liveness => ("livez check failed\n", TEXT),
-            Probe::Readiness => ("readyz check failed\n", TEXT),
-            Probe::All => ("healthz check failed\n", TEXT),
-        },
+        (Format::Text, _) => (probe.failed_line(), TEXT),
     };
     status_answer(
         status,

@@ -156,15 +156,10 @@ impl Config {
 impl HealthLayer {
     /// Serves `/livez`, `/readyz`, `/startupz` and `/healthz` from `health`.
     pub fn new(health: Health) -> Self {
-        let routes = [
-            ("/livez", Probe::Liveness),
-            ("/readyz", Probe::Readiness),
-            ("/startupz", Probe::Startup),
-            ("/healthz", Probe::All),
-        ]
-        .into_iter()
-        .map(|(path, probe)| (Cow::Borrowed(path), probe))
-        .collect();
+        let routes = Probe::EVERY
+            .into_iter()
+            .map(|probe| (Cow::Borrowed(probe.path()), probe))
+            .collect();
         HealthLayer {
             health,
             config: Arc::new(Config {
