@@ -345,15 +345,6 @@ fn checks<L: FnMut(&str) -> Option<String>>(
         .filter_map(|name| env.raw_named(name))
         .collect();
     if !buckets.is_empty() {
-        for (variable, raw) in &buckets {
-            vitals_s3::check_bucket_name(raw.trim()).map_err(|why| {
-                EnvError::new(
-                    variable.name,
-                    raw.clone(),
-                    format!("an S3 bucket name: {why}"),
-                )
-            })?;
-        }
         let mut builder =
             vitals_s3::BucketCheck::builder(buckets.iter().map(|(_, b)| b.trim().to_owned()));
         if let Some(path_style) = path_style {
@@ -371,9 +362,17 @@ fn checks<L: FnMut(&str) -> Option<String>>(
                 }
             }
         }
-        let check = builder
-            .build()
-            .map_err(|e| EnvError::new(buckets[0].0.name, buckets[0].1.clone(), e.to_string()))?;
+        // vitals-s3 owns the naming rule and runs it once, at build; its error quotes the
+        // bucket, which says which variable to blame.
+        let check = builder.build().map_err(|e| {
+            let message = e.to_string();
+            let (variable, raw) = buckets
+                .iter()
+                .find(|(_, raw)| message.contains(&format!("{:?}", raw.trim())))
+                .unwrap_or(&buckets[0]);
+            let why = message.split_once(": ").map_or(message.as_str(), |(_, why)| why);
+            EnvError::new(variable.name, raw.clone(), format!("an S3 bucket name: {why}"))
+        })?;
         checks.push(Arc::new(check));
     }
 
