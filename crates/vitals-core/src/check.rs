@@ -2,6 +2,8 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 
 use async_trait::async_trait;
 
+use crate::CheckSettings;
+
 /// One dependency check, e.g. a `PING` to Redis.
 ///
 /// A check only checks: it never sleeps, retries or times itself out. The [`Health`](crate::Health)
@@ -50,6 +52,74 @@ pub trait Check: Send + Sync + 'static {
 
     /// Runs the check once.
     async fn check(&self) -> Result<Details, CheckError>;
+}
+
+/// A check that keeps its name, component, secrets and attempt-timeout override in
+/// [`CheckSettings`], as every probe crate's does: it says only what differs — its settings,
+/// its driver's own bound of an attempt, and the attempt itself — and is a [`Check`] through
+/// the blanket implementation, which reads the rest from the settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use vitals_core::{async_trait, Check, CheckError, CheckSettings, Details, SettingsCheck};
+///
+/// struct Ping {
+///     settings: CheckSettings,
+/// }
+///
+/// #[async_trait]
+/// impl SettingsCheck for Ping {
+///     fn settings(&self) -> &CheckSettings {
+///         &self.settings
+///     }
+///     fn driver_timeout(&self) -> Option<Duration> {
+///         Some(Duration::from_secs(5))
+///     }
+///     async fn attempt(&self) -> Result<Details, CheckError> {
+///         Ok(Details::new())
+///     }
+/// }
+///
+/// let ping = Ping { settings: CheckSettings::new("ping", "network") };
+/// assert_eq!((ping.name(), ping.component()), ("ping", "network"));
+/// assert_eq!(ping.attempt_timeout(), Some(Duration::from_secs(5)));
+/// ```
+#[async_trait]
+pub trait SettingsCheck: Send + Sync + 'static {
+    /// Where the name, component, secrets and attempt-timeout override live.
+    fn settings(&self) -> &CheckSettings;
+
+    /// The longest one attempt can take by the driver's own timeouts (what
+    /// [`Check::attempt_timeout`] is when the settings do not override it).
+    fn driver_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// One attempt ([`Check::check`]).
+    async fn attempt(&self) -> Result<Details, CheckError>;
+}
+
+#[async_trait]
+impl<T: SettingsCheck> Check for T {
+    fn name(&self) -> &str {
+        self.settings().name()
+    }
+
+    fn component(&self) -> &str {
+        self.settings().component()
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.settings().secrets().to_vec()
+    }
+
+    fn attempt_timeout(&self) -> Option<Duration> {
+        self.settings().attempt_timeout_or(self.driver_timeout())
+    }
+
+    async fn check(&self) -> Result<Details, CheckError> {
+        self.attempt().await
+    }
 }
 
 /// What a check observed: small key/value facts (server version, latency, topology) and an

@@ -75,7 +75,7 @@ pub mod timing;
 pub use async_trait::async_trait;
 pub use builder::HealthBuilder;
 pub use cause::Cause;
-pub use check::{Check, CheckError, Details};
+pub use check::{Check, CheckError, Details, SettingsCheck};
 pub use config::{CheckSettings, Components, InvalidConfig, Skip};
 pub use engine::StatusChange;
 pub use health::Health;

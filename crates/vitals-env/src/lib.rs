@@ -370,8 +370,14 @@ fn checks<L: FnMut(&str) -> Option<String>>(
                 .iter()
                 .find(|(_, raw)| message.contains(&format!("{:?}", raw.trim())))
                 .unwrap_or(&buckets[0]);
-            let why = message.split_once(": ").map_or(message.as_str(), |(_, why)| why);
-            EnvError::new(variable.name, raw.clone(), format!("an S3 bucket name: {why}"))
+            let why = message
+                .split_once(": ")
+                .map_or(message.as_str(), |(_, why)| why);
+            EnvError::new(
+                variable.name,
+                raw.clone(),
+                format!("an S3 bucket name: {why}"),
+            )
         })?;
         checks.push(Arc::new(check));
     }

@@ -34,7 +34,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use vitals_core::{
-    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, async_trait, scrub,
+    Cause, CheckError, CheckSettings, Details, InvalidConfig, SettingsCheck, async_trait, scrub,
 };
 
 /// The HTTP client a check sends with (hyper-util's, over rustls or plain TCP).
@@ -294,24 +294,16 @@ impl HttpCheck {
 }
 
 #[async_trait]
-impl Check for HttpCheck {
-    fn name(&self) -> &str {
-        self.settings.name()
+impl SettingsCheck for HttpCheck {
+    fn settings(&self) -> &CheckSettings {
+        &self.settings
     }
 
-    fn component(&self) -> &str {
-        self.settings.component()
+    fn driver_timeout(&self) -> Option<Duration> {
+        Some(self.timeout)
     }
 
-    fn secrets(&self) -> Vec<String> {
-        self.settings.secrets().to_vec()
-    }
-
-    fn attempt_timeout(&self) -> Option<Duration> {
-        self.settings.attempt_timeout_or(Some(self.timeout))
-    }
-
-    async fn check(&self) -> Result<Details, CheckError> {
+    async fn attempt(&self) -> Result<Details, CheckError> {
         self.request().await
     }
 }

@@ -30,8 +30,8 @@ use mongodb::{
 };
 use tokio::sync::watch;
 use vitals_core::{
-    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, async_trait,
-    scrub,
+    Cause, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, SettingsCheck,
+    async_trait, scrub,
 };
 
 pub use mongodb;
@@ -524,20 +524,12 @@ impl MongoCheck {
 }
 
 #[async_trait]
-impl Check for MongoCheck {
-    fn name(&self) -> &str {
-        self.settings.name()
+impl SettingsCheck for MongoCheck {
+    fn settings(&self) -> &CheckSettings {
+        &self.settings
     }
 
-    fn component(&self) -> &str {
-        self.settings.component()
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        self.settings.secrets().to_vec()
-    }
-
-    fn attempt_timeout(&self) -> Option<Duration> {
+    fn driver_timeout(&self) -> Option<Duration> {
         let driver = match &self.target {
             Target::Uri {
                 selection_timeout,
@@ -546,10 +538,10 @@ impl Check for MongoCheck {
             } => Some(*selection_timeout + *command_timeout),
             Target::Client(_) => None,
         };
-        self.settings.attempt_timeout_or(driver)
+        driver
     }
 
-    async fn check(&self) -> Result<Details, CheckError> {
+    async fn attempt(&self) -> Result<Details, CheckError> {
         match &self.target {
             Target::Client(client) => {
                 // The application's own client: its own timeouts apply, and the registry's

@@ -37,8 +37,8 @@ use fred::{
     types::{InfoKind, config::TlsConfig},
 };
 use vitals_core::{
-    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, async_trait,
-    scrub, timing::attempt_grace,
+    Cause, CheckError, CheckSettings, Details, InvalidConfig, ReusedClient, SettingsCheck,
+    async_trait, scrub, timing::attempt_grace,
 };
 
 pub use fred;
@@ -136,8 +136,9 @@ impl RedisCheckBuilder {
         self
     }
 
-    /// Bounds one attempt (default: connect timeout + command timeout + a grace, for a URL;
-    /// the registry's default for a client or pool).
+    /// Bounds one attempt (default: the driver's own bounds, connect timeout + command
+    /// timeout, for a URL; the registry's default for a client or pool). The registry cuts an
+    /// attempt a grace after it, as for every check.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.settings.set_attempt_timeout(timeout);
         self
@@ -466,33 +467,26 @@ fn close(client: fred::prelude::Client) {
 }
 
 #[async_trait]
-impl Check for RedisCheck {
-    fn name(&self) -> &str {
-        self.settings.name()
+impl SettingsCheck for RedisCheck {
+    fn settings(&self) -> &CheckSettings {
+        &self.settings
     }
 
-    fn component(&self) -> &str {
-        self.settings.component()
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        self.settings.secrets().to_vec()
-    }
-
-    fn attempt_timeout(&self) -> Option<Duration> {
+    fn driver_timeout(&self) -> Option<Duration> {
         let driver = match &self.target {
-            // Connecting and the commands are each bounded; an attempt may need both.
+            // Connecting and the commands are each bounded; an attempt may need both. The
+            // registry adds its grace (the one grace of the timing rule) before it cuts.
             Target::Url {
                 connect_timeout,
                 command_timeout,
                 ..
-            } => Some(*connect_timeout + *command_timeout + attempt_grace(*command_timeout)),
+            } => Some(*connect_timeout + *command_timeout),
             Target::Client(_) | Target::Pool(_) => None,
         };
-        self.settings.attempt_timeout_or(driver)
+        driver
     }
 
-    async fn check(&self) -> Result<Details, CheckError> {
+    async fn attempt(&self) -> Result<Details, CheckError> {
         match &self.target {
             Target::Url {
                 config,

@@ -32,7 +32,7 @@ use aws_sdk_s3::{
 };
 use tokio::sync::OnceCell;
 use vitals_core::{
-    Cause, Check, CheckError, CheckSettings, Details, InvalidConfig, async_trait, scrub,
+    Cause, CheckError, CheckSettings, Details, InvalidConfig, SettingsCheck, async_trait, scrub,
 };
 
 pub use aws_sdk_s3;
@@ -437,27 +437,19 @@ async fn drift_cors(client: &Client, bucket: &str) -> Option<String> {
 }
 
 #[async_trait]
-impl Check for BucketCheck {
-    fn name(&self) -> &str {
-        self.settings.name()
+impl SettingsCheck for BucketCheck {
+    fn settings(&self) -> &CheckSettings {
+        &self.settings
     }
 
-    fn component(&self) -> &str {
-        self.settings.component()
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        self.settings.secrets().to_vec()
-    }
-
-    fn attempt_timeout(&self) -> Option<Duration> {
+    fn driver_timeout(&self) -> Option<Duration> {
         // The HeadBuckets go together; each deep-check request follows on its own.
         let requests = 1 + self.expiration_rules.len() + self.cors_get.len();
         let driver = self.timeout * requests as u32;
-        self.settings.attempt_timeout_or(Some(driver))
+        Some(driver)
     }
 
-    async fn check(&self) -> Result<Details, CheckError> {
+    async fn attempt(&self) -> Result<Details, CheckError> {
         let client = self.client().await;
         let tasks: Vec<_> = self
             .buckets

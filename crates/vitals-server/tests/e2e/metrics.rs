@@ -190,7 +190,7 @@ async fn health_check_metrics_false_turns_the_endpoint_off() {
 async fn the_readmes_alert_rule_names_exported_metrics() {
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let rule = readme
-        .split("<!-- alert rule: tests/metrics.rs -->")
+        .split("<!-- alert rule: crates/vitals-server/tests/e2e/metrics.rs -->")
         .nth(1)
         .and_then(|rest| rest.split("<!-- end -->").next())
         .expect("README.md has the alert rule markers");

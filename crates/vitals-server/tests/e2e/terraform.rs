@@ -94,7 +94,7 @@ fn terraform_the_manifests_and_the_server_agree() {
     let input = |key: &str| text(attr(vitals, key));
 
     // The manifests' names, from what the HTTP overlay renders (the gRPC one differs only in
-    // its probes: tests/manifests.rs).
+    // its probes: crates/vitals-server/tests/e2e/manifests.rs).
     let docs =
         YamlLoader::load_from_str(&common::kustomize("deploy/kubernetes/overlays/http")).unwrap();
     let load = |kind: &str| {

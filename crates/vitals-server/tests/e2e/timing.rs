@@ -250,7 +250,7 @@ async fn the_readmes_timing_table_is_what_the_server_logs_under_the_guides_defau
     assert_eq!(rows.len(), 6, "{rows:#?}");
     let table = rows.join("\n");
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
-    let start = "<!-- timing table: tests/timing.rs -->\n";
+    let start = "<!-- timing table: crates/vitals-server/tests/e2e/timing.rs -->\n";
     let documented = readme
         .split(start)
         .nth(1)
