@@ -530,15 +530,14 @@ impl SettingsCheck for MongoCheck {
     }
 
     fn driver_timeout(&self) -> Option<Duration> {
-        let driver = match &self.target {
+        match &self.target {
             Target::Uri {
                 selection_timeout,
                 command_timeout,
                 ..
             } => Some(*selection_timeout + *command_timeout),
             Target::Client(_) => None,
-        };
-        driver
+        }
     }
 
     async fn attempt(&self) -> Result<Details, CheckError> {

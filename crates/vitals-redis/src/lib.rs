@@ -473,7 +473,7 @@ impl SettingsCheck for RedisCheck {
     }
 
     fn driver_timeout(&self) -> Option<Duration> {
-        let driver = match &self.target {
+        match &self.target {
             // Connecting and the commands are each bounded; an attempt may need both. The
             // registry adds its grace (the one grace of the timing rule) before it cuts.
             Target::Url {
@@ -482,8 +482,7 @@ impl SettingsCheck for RedisCheck {
                 ..
             } => Some(*connect_timeout + *command_timeout),
             Target::Client(_) | Target::Pool(_) => None,
-        };
-        driver
+        }
     }
 
     async fn attempt(&self) -> Result<Details, CheckError> {
