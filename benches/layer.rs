@@ -6,7 +6,7 @@
 //!   static 200 with the same headers.
 //!   The same cached probe with metrics recorded into a Prometheus recorder.
 //! - `fanout`: 50 instant checks on a stale cache vs spawning and joining 50 empty tasks.
-//! - `timing` (P4): 50 checks of 100 ms each vs one 100 ms sleep; the same with one of them
+//! - `timing`: 50 checks of 100 ms each vs one 100 ms sleep; the same with one of them
 //!   hung (cut at its 300 ms attempt timeout), answered as a probe (within 250 ms) and waited
 //!   for in full.
 use std::{hint::black_box, time::Duration};

@@ -464,7 +464,7 @@ async fn the_caller_deadline_bounds_only_its_own_wait() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// Issue 13, observation 1: one caller with a 1 ms deadline made every later caller see
+/// Once found: one caller with a 1 ms deadline made every later caller see
 /// "failed: timed out after 1ms" until the TTL ended, and fired a pass→fail hook.
 #[tokio::test(start_paused = true)]
 async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
@@ -530,7 +530,7 @@ async fn a_caller_with_a_tiny_deadline_never_poisons_the_shared_result() {
     }
 }
 
-/// Issue 13, observation 4: with a blackholed backend every probe after the TTL waited for
+/// Once found: with a blackholed backend every probe after the TTL waited for
 /// the whole budget. Now a probe answers within `answer_within` from the latest result and
 /// shows the run in progress.
 #[tokio::test(start_paused = true)]
@@ -609,7 +609,7 @@ async fn a_result_older_than_its_max_age_counts_as_failed() {
     assert_eq!(health.cached_status(Probe::Readiness), None);
 }
 
-/// Issue 13, observation 3: a driver timeout equal to the budget left one attempt, reported
+/// Once found: a driver timeout equal to the budget left one attempt, reported
 /// as a generic "timed out". Now the budget is derived from the driver's timeout so every
 /// planned attempt fits, and the driver's own error is what the report shows.
 #[tokio::test(start_paused = true)]

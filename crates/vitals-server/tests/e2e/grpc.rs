@@ -224,7 +224,7 @@ async fn the_callers_grpc_timeout_bounds_the_checks() {
     );
 }
 
-/// Issue 13, observation 1 over gRPC: a `Check` whose `grpc-timeout` is 1 ms, arriving when the
+/// Once found, over gRPC: a `Check` whose `grpc-timeout` is 1 ms, arriving when the
 /// cache has expired, made the shared run fail and every later caller see NOT_SERVING.
 #[tokio::test]
 async fn a_check_with_a_1ms_deadline_never_poisons_later_callers() {

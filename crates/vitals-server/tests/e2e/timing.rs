@@ -1,4 +1,4 @@
-//! The engine's timing model through the server process, against real backends (issue 13):
+//! The engine's timing model through the server process, against real backends:
 //! a caller's deadline never changes a shared result, timeouts add up, probes never wait on a
 //! slow backend, a check never sticks to a broken client.
 use crate::common;
