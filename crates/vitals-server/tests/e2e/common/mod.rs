@@ -99,42 +99,27 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// The path of a built example (cargo builds examples along with the tests).
-pub fn example(name: &str) -> PathBuf {
+/// A program cargo built in this test's profile: `target/<profile>/<relative>` (the test
+/// itself runs from `target/<profile>/deps/`).
+fn built(relative: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> → target/<profile>/examples/<name>
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
+    let path = exe.parent().unwrap().parent().unwrap().join(relative);
     assert!(
         path.exists(),
-        "example {name} is not built at {}: run the tests with `cargo nextest run --all-targets` or `cargo test` (scripts/test does)",
+        "{relative} is not built at {}: scripts/test builds every binary and example first",
         path.display()
     );
     path
 }
 
-/// The `vitals-server` binary cargo built beside the tests (for vitals-server's own tests,
-/// cargo builds it first).
+/// The path of a built example.
+pub fn example(name: &str) -> PathBuf {
+    built(&format!("examples/{name}"))
+}
+
+/// The `vitals-server` binary (for vitals-server's own tests, cargo builds it first).
 pub fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> → target/<profile>/vitals-server
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("vitals-server");
-    assert!(
-        path.exists(),
-        "vitals-server is not built at {}: run its tests with cargo (scripts/test does)",
-        path.display()
-    );
-    path
+    built("vitals-server")
 }
 
 /// The repository's root (README, deploy/), whichever package's tests include this file.
