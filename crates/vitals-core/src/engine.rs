@@ -10,7 +10,7 @@
 use std::{
     sync::{
         Arc, Weak,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -55,6 +55,36 @@ pub(crate) struct Engine {
     pub(crate) answer_within: Duration,
     jitter_seed: Option<u64>,
     pub(crate) probe_metrics: ProbeMetrics,
+    /// Open watchers ([`Demand`]): while any, on-demand checks are run as if probed.
+    demand: AtomicUsize,
+    /// Whether the one task that serves the demand is running.
+    demand_task: AtomicBool,
+}
+
+/// Standing demand for fresh results, held by a long-lived watcher (a gRPC `Watch` stream):
+/// while any `Demand` lives, every on-demand check is run whenever its result expires, as if
+/// a probe asked at its TTL, so watchers hear of a change without anyone probing. One task
+/// serves every watcher; dropping the last `Demand` ends it. Background checks run anyway.
+#[derive(Debug)]
+#[must_use = "the demand lasts as long as the guard"]
+pub struct Demand {
+    engine: Weak<Engine>,
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        if let Some(engine) = self.engine.upgrade() {
+            engine.demand.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("checks", &self.entries.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the builder resolved, for [`Engine::start`].
@@ -95,6 +125,8 @@ impl Engine {
             answer_within: config.answer_within,
             jitter_seed: config.jitter_seed,
             probe_metrics: ProbeMetrics::new(),
+            demand: AtomicUsize::new(0),
+            demand_task: AtomicBool::new(false),
         });
         engine.latch_startup();
         engine.publish();
@@ -388,6 +420,51 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Registers a standing demand; the first one starts the task that serves them all.
+    pub(crate) fn demand(self: &Arc<Self>) -> Demand {
+        self.demand.fetch_add(1, Ordering::AcqRel);
+        let on_demand = self
+            .entries
+            .iter()
+            .any(|e| e.interval.is_none() && e.skipped_by.is_none());
+        if on_demand
+            && self
+                .demand_task
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            tokio::spawn(serve_demand(Arc::downgrade(self)));
+        }
+        Demand {
+            engine: Arc::downgrade(self),
+        }
+    }
+
+    /// The served status of the check called `name`: skipped, or from its latest result. With
+    /// `fresh_only`, `None` when an on-demand check needs a run. `None` for an unknown name.
+    /// Reads the clock once and allocates nothing, as [`Engine::worst_status`].
+    pub(crate) fn check_status(&self, name: &str, fresh_only: bool) -> Option<CheckStatus> {
+        let entry = self.entries.iter().find(|e| e.name == name)?;
+        if entry.skipped_by.is_some() {
+            return Some(CheckStatus::Skipped);
+        }
+        let on_demand = fresh_only && entry.interval.is_none();
+        let state = entry.lock();
+        match &state.last {
+            None if on_demand => None,
+            None => Some(entry.unknown_status()),
+            Some(last) => {
+                let age = Instant::now().saturating_duration_since(last.finished);
+                if on_demand && age >= entry.ttl {
+                    return None;
+                }
+                Some(entry.served_status_at(last, age))
+            }
+        }
+    }
+}
+
 impl Pending {
     /// Waits for the run until `until` (forever if `None`). A caller that stops waiting gets
     /// the latest result (or none) marked as refreshing; its give-up is not recorded anywhere.
@@ -430,5 +507,41 @@ async fn scheduler(engine: Weak<Engine>, index: usize, interval: Duration) {
         drop(strong);
         // Hold no strong reference while sleeping, so dropping the registry ends the loop.
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// While demand stands, starts (or joins) a run of every on-demand check whose result is
+/// stale, then sleeps the shortest TTL: the rate a probe at the TTL would cause, for any
+/// number of watchers. Ends when the last [`Demand`] is dropped or the registry is.
+async fn serve_demand(engine: Weak<Engine>) {
+    loop {
+        let Some(strong) = engine.upgrade() else {
+            return;
+        };
+        if strong.demand.load(Ordering::Acquire) == 0 {
+            strong.demand_task.store(false, Ordering::Release);
+            // A watcher that came between the check and the store finds no task: take it on.
+            if strong.demand.load(Ordering::Acquire) == 0
+                || strong
+                    .demand_task
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
+                return;
+            }
+        }
+        let mut period: Option<Duration> = None;
+        for (index, entry) in strong.entries.iter().enumerate() {
+            if entry.interval.is_some() || entry.skipped_by.is_some() {
+                continue;
+            }
+            // Single flight: a fresh result is reused, a run in progress is joined.
+            drop(strong.result(index));
+            period = Some(period.map_or(entry.ttl, |p| p.min(entry.ttl)));
+        }
+        drop(strong);
+        // Never spin: at least a millisecond between passes, whatever the TTL.
+        let period = period.unwrap_or(Duration::from_secs(1));
+        tokio::time::sleep(period.max(Duration::from_millis(1))).await;
     }
 }

@@ -5,8 +5,8 @@ use std::{fmt, sync::Arc};
 use tokio::sync::watch;
 
 use crate::{
-    CheckTiming, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
-    engine::{Engine, Pending},
+    CheckStatus, CheckTiming, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
+    engine::{Demand, Engine, Pending},
 };
 
 /// The registry of checks: runs them, caches their results and reports.
@@ -132,6 +132,27 @@ impl Health {
         let worst = engine.worst_status(probe, true)?;
         engine.probe_metrics.answered(probe, worst);
         Some(worst)
+    }
+
+    /// The status of the check called `name` when it can be answered without running it —
+    /// its result is fresh, it runs in the background, or it is skipped — else `None` (also
+    /// for an unknown name). Allocates nothing: the fast path of a gRPC `Check` for a check.
+    pub fn cached_check_status(&self, name: &str) -> Option<CheckStatus> {
+        self.engine.check_status(name, true)
+    }
+
+    /// The status of the check called `name` from its latest result (unknown while it has
+    /// none), running nothing; `None` for an unknown name. What a watcher of one check is told.
+    pub fn latest_check_status(&self, name: &str) -> Option<CheckStatus> {
+        self.engine.check_status(name, false)
+    }
+
+    /// Standing demand for fresh results, for a long-lived watcher of
+    /// [`Health::subscribe`] (a gRPC `Watch`): while the guard lives, on-demand checks are
+    /// run whenever their result expires, as if probed at their TTL, so the watcher hears of a
+    /// change without anyone probing. One task serves every watcher. Needs a tokio runtime.
+    pub fn demand(&self) -> Demand {
+        self.engine.demand()
     }
 
     /// The latest results of `probe`'s checks without running anything.

@@ -77,7 +77,7 @@ pub use builder::HealthBuilder;
 pub use cause::Cause;
 pub use check::{Check, CheckError, Details, SettingsCheck};
 pub use config::{CheckSettings, Components, InvalidConfig, Skip};
-pub use engine::StatusChange;
+pub use engine::{Demand, StatusChange};
 pub use health::Health;
 pub use options::{CheckOptions, Probe, Probes, Severity};
 pub use report::{CheckReport, CheckStatus, Provenance, Report, RunProgress, Status};

@@ -991,3 +991,37 @@ async fn the_verbose_line_says_each_error_once() {
     assert!(line.ends_with("(retrying: attempt 2 of 4)"), "{line}");
     next.abort();
 }
+
+/// A standing demand runs on-demand checks at their TTL with nobody probing, one task for
+/// every holder; when the last holder lets go, runs stop.
+#[tokio::test(start_paused = true)]
+async fn demand_runs_on_demand_checks_at_their_ttl_until_released() {
+    let (check, calls) = Scripted::new("db", |_| async { ok() });
+    let health = Health::builder()
+        .ttl(Duration::from_secs(1))
+        .register_with(check, no_retries())
+        .build();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "on demand: nothing runs unasked"
+    );
+    let first = health.demand();
+    let second = health.demand();
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    let while_demanded = calls.load(Ordering::SeqCst);
+    // One run per TTL for both holders together (the first at once): 11 in 10.5 s.
+    assert_eq!(while_demanded, 11);
+    drop(first);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 14, "one holder still demands");
+    drop(second);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let released = calls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        released,
+        "no runs once released"
+    );
+}

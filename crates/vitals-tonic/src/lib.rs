@@ -65,7 +65,7 @@ use tonic_health::pb::{
     health_check_response::ServingStatus,
     health_server::{Health as HealthRpc, HealthServer},
 };
-use vitals_core::{CheckStatus, Health, Probe, Report, ReportOptions};
+use vitals_core::{CheckStatus, Demand, Health, Probe, Report, ReportOptions};
 
 /// `grpc.health.v1.Health/List`'s request (not in tonic-health's generated types).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
@@ -145,6 +145,24 @@ impl GrpcHealth {
             .then(|| Target::Check(service.to_owned()))
     }
 
+    /// The status of `service` when no check needs a run for it (fresh, background, skipped,
+    /// or a fixed probe status), without a report: `None` when a run is needed or the name is
+    /// unknown. Resolves names as [`GrpcHealth::resolve`] does, without allocating.
+    fn cached(&self, service: &str) -> Option<ServingStatus> {
+        let probe = Probe::from_name(service).or_else(|| {
+            self.services
+                .iter()
+                .find(|(name, _)| name == service)
+                .map(|(_, probe)| *probe)
+        });
+        match probe {
+            Some(probe) => Some(serving(self.health.cached_status(probe)?.is_serving())),
+            None => Some(check_status_serving(
+                self.health.cached_check_status(service)?,
+            )),
+        }
+    }
+
     /// The status of `target` for one `Check`: runs what is stale, waits at most the
     /// caller's deadline and the registry's answer bound.
     async fn status(&self, target: &Target, deadline: Option<Duration>) -> ServingStatus {
@@ -168,7 +186,10 @@ impl GrpcHealth {
     fn latest(&self, target: &Target) -> ServingStatus {
         match target {
             Target::Probe(probe) => serving(self.health.latest_status(*probe).is_serving()),
-            Target::Check(name) => check_serving(&self.health.latest(Probe::All), name),
+            Target::Check(name) => self
+                .health
+                .latest_check_status(name)
+                .map_or(ServingStatus::ServiceUnknown, check_status_serving),
         }
     }
 
@@ -221,13 +242,21 @@ fn probe_serving(report: &Report) -> ServingStatus {
     serving(report.status.is_serving())
 }
 
-/// One check's gRPC status: skipped by configuration counts against nothing, so it serves.
+/// One check's gRPC status in a report (unknown when the report has no such check).
 fn check_serving(report: &Report, name: &str) -> ServingStatus {
-    match report.check(name).map(|c| c.status) {
-        Some(CheckStatus::Fail) => ServingStatus::NotServing,
+    report
+        .check(name)
+        .map_or(ServingStatus::ServiceUnknown, |c| {
+            check_status_serving(c.status)
+        })
+}
+
+/// One check's gRPC status: skipped by configuration counts against nothing, so it serves.
+fn check_status_serving(status: CheckStatus) -> ServingStatus {
+    match status {
+        CheckStatus::Fail => ServingStatus::NotServing,
         // Pass, warn, skipped (and any status added later that does not fail).
-        Some(_) => ServingStatus::Serving,
-        None => ServingStatus::ServiceUnknown,
+        _ => ServingStatus::Serving,
     }
 }
 
@@ -264,8 +293,13 @@ impl HealthRpc for GrpcHealth {
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<HealthCheckResponse>, Status> {
-        let budget = caller_budget(&request);
         let service = &request.get_ref().service;
+        // The fast path, as a terse HTTP probe's: a status the registry can give without a
+        // run is answered without building a report or allocating.
+        if let Some(status) = self.cached(service) {
+            return Ok(Response::new(response(status)));
+        }
+        let budget = caller_budget(&request);
         let Some(target) = self.resolve(service) else {
             return Err(Status::not_found(format!("unknown service {service:?}")));
         };
@@ -281,6 +315,9 @@ impl HealthRpc for GrpcHealth {
         let service = request.into_inner().service;
         Ok(Response::new(Box::pin(Watcher {
             target: self.resolve(&service),
+            // An open Watch is demand: on demand, its checks keep running while it is open
+            // (gRFC A17 clients learn of failures only through Watch).
+            _demand: self.health.demand(),
             this: self.clone(),
             changes: WatchStream::new(self.health.subscribe()),
             last: None,
@@ -293,6 +330,7 @@ impl HealthRpc for GrpcHealth {
 /// it sends the target's status when it changed, and ends after the drain's status.
 struct Watcher {
     target: Option<Target>,
+    _demand: Demand,
     this: GrpcHealth,
     changes: WatchStream<Arc<Report>>,
     last: Option<ServingStatus>,

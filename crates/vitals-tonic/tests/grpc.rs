@@ -281,3 +281,46 @@ async fn two_hundred_watchers_are_all_told_of_a_change() {
         assert_eq!(changed.status, ServingStatus::NotServing as i32);
     }
 }
+
+/// On demand (no background interval), an open `Watch` is demand: with no probe asking, the
+/// watcher still hears that a real Redis died and came back (gRFC A17 clients only Watch).
+#[tokio::test]
+async fn an_open_watch_keeps_on_demand_checks_running() {
+    let mut redis = RedisServer::start();
+    let check = RedisCheck::builder(redis.url())
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .backoff(Backoff::none())
+        .ttl(Duration::from_millis(200))
+        .register_with(
+            check,
+            CheckOptions::new().run_budget(Duration::from_secs(2)),
+        )
+        .build();
+    let (addr, _server) = serve(health.clone()).await;
+    let mut client = client(addr).await;
+    let mut watch = client
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut next = async || {
+        let item = tokio::time::timeout(Duration::from_secs(20), watch.next())
+            .await
+            .expect("the watcher is told within 20 s")
+            .expect("stream open")
+            .unwrap();
+        ServingStatus::try_from(item.status).unwrap()
+    };
+    // No result yet (pending counts against a critical check), then the first run's pass.
+    assert_eq!(next().await, ServingStatus::NotServing);
+    assert_eq!(next().await, ServingStatus::Serving);
+    redis.stop();
+    assert_eq!(next().await, ServingStatus::NotServing);
+    redis.restart();
+    assert_eq!(next().await, ServingStatus::Serving);
+}
