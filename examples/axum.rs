@@ -64,6 +64,10 @@ async fn main() {
         .await
         .expect("bind");
     tracing::info!("listening on {}", listener.local_addr().unwrap());
+    // TCP_NODELAY: small probe answers are not held back by Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await.expect("serve");
 }

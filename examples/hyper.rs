@@ -41,6 +41,8 @@ async fn main() {
                 continue;
             }
         };
+        // TCP_NODELAY: small probe answers are not held back by Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
             if let Err(err) = auto::Builder::new(TokioExecutor::new())

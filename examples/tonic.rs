@@ -120,7 +120,9 @@ async fn main() {
         )
         .add_service(EchoServer)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // TCP_NODELAY, as `Server::serve` sets it: small multiplexed answers are not held
+            // back by Nagle's algorithm.
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             async move {
                 wait_for_signal().await;
                 drain.drain();

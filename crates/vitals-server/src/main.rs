@@ -200,6 +200,11 @@ async fn main() -> ExitCode {
             },
             () = &mut shutdown => break,
         };
+        // Probe answers are small and HTTP/2 multiplexes them: without TCP_NODELAY, Nagle's
+        // algorithm and delayed ACKs hold them back (gRPC Check at a quarter of the rate).
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {err}");
+        }
         // Every request of the connection carries the client's address.
         let service = TowerToHyperService::new(app.clone().map_request(
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
