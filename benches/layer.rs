@@ -14,7 +14,7 @@ use std::{hint::black_box, time::Duration};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tower::{Layer, service_fn};
 use tower_http::map_response_body::MapResponseBodyLayer;
-use vitals_bench::{Sleepy, app, get, registry, serve, static_200, warm};
+use vitals_bench::{Sleepy, app, app_full, get, registry, serve, static_200, warm};
 use vitals_core::{Backoff, CheckOptions, Health, Probe, ReportOptions, Status};
 use vitals_tower::HealthLayer;
 
@@ -55,6 +55,43 @@ fn passthrough(c: &mut Criterion) {
         b.iter_batched(
             || get("/orders/42"),
             |req| black_box(serve(&mut tower_http, req)),
+            BatchSize::SmallInput,
+        )
+    });
+    // An inner body that can hold bytes (axum's, tonic's, `Full<Bytes>`): the same-body mode
+    // hands the inner response on as it is.
+    let mut bare_full = service_fn(app_full);
+    let mut wrapped_full =
+        HealthLayer::new(registry(1, Duration::from_secs(3600))).layer(service_fn(app_full));
+    let mut same_body = HealthLayer::new(registry(1, Duration::from_secs(3600)))
+        .same_body()
+        .layer(service_fn(app_full));
+    let mut tower_http_full = MapResponseBodyLayer::new(|body| body).layer(service_fn(app_full));
+    group.bench_function("Full: bare service_fn", |b| {
+        b.iter_batched(
+            || get("/orders/42"),
+            |req| black_box(serve(&mut bare_full, req)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("Full: HealthLayer", |b| {
+        b.iter_batched(
+            || get("/orders/42"),
+            |req| black_box(serve(&mut wrapped_full, req)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("Full: HealthLayer::same_body", |b| {
+        b.iter_batched(
+            || get("/orders/42"),
+            |req| black_box(serve(&mut same_body, req)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("Full: tower-http MapResponseBody", |b| {
+        b.iter_batched(
+            || get("/orders/42"),
+            |req| black_box(serve(&mut tower_http_full, req)),
             BatchSize::SmallInput,
         )
     });

@@ -14,12 +14,18 @@ use http::{
     HeaderValue, Request, Response, StatusCode,
     header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE},
 };
-use http_body_util::Empty;
+use http_body_util::{Empty, Full};
 use vitals_core::{Check, CheckError, Details, Health, Probe, async_trait};
 
 /// The inner application: answers every request with an empty 200 at once.
 pub fn app(_req: Request<()>) -> Ready<Result<Response<Empty<Bytes>>, Infallible>> {
     ready(Ok(Response::new(Empty::new())))
+}
+
+/// The inner application with a body that can hold bytes (`Full<Bytes>`, as axum's and tonic's
+/// bodies can): what `HealthLayer::same_body` needs.
+pub fn app_full(_req: Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    ready(Ok(Response::new(Full::new(Bytes::new()))))
 }
 
 /// The baseline of a probe: a static 200 with the same headers a terse probe answer carries.
@@ -89,6 +95,7 @@ pub fn warm(health: &Health) {
 }
 
 /// Polls a future that is expected to be ready at once (no runtime, a no-op waker).
+#[inline(always)]
 pub fn poll_now<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
@@ -102,6 +109,8 @@ pub fn poll_now<F: Future>(future: F) -> F::Output {
 
 /// Drives a service as a server does: `poll_ready` (expected ready at once), then `call`, then
 /// the response future (expected ready at once).
+// Inlined always: the harness must cost the same around every service it compares.
+#[inline(always)]
 pub fn serve<S, Req>(service: &mut S, request: Req) -> Result<S::Response, S::Error>
 where
     S: tower::Service<Req>,

@@ -50,7 +50,8 @@ async fn main() {
     // outer `map_request` tells the layer who is calling, from axum's `ConnectInfo`.
     let app = Router::new()
         .route("/", get(|| async { "hello from axum\n" }))
-        .layer(HealthLayer::new(health))
+        // axum's body can hold bytes: probes are answered in it (the response type stays axum's).
+        .layer(HealthLayer::new(health).same_body())
         .layer(map_request(|mut request: Request| async move {
             if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
                 let peer = *peer;

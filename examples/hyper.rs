@@ -26,7 +26,9 @@ async fn main() {
         let body = format!("hello from hyper: {}\n", req.uri().path());
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
     });
-    let service = HealthLayer::new(health).layer(app);
+    // The app's body can hold bytes (`Full<Bytes>`): probes are answered in it, and the
+    // layered service's response type is the app's own.
+    let service = HealthLayer::new(health).same_body().layer(app);
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))

@@ -3,11 +3,11 @@ use std::time::Duration;
 
 use vitals_core::Health;
 use vitals_env::{Details, EnvConfig, variables as var};
-use vitals_tower::{DetailsPolicy, HealthLayer};
+use vitals_tower::{DetailsPolicy, HealthLayer, SameBody};
 
 /// The probe layer for `health` with the configured details policy and token, answering
 /// `/livez`, `/readyz`, `/startupz`, `/healthz` and, as the deployment guide probes it, `/`.
-pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer {
+pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<SameBody> {
     let policy = match config.details {
         Details::Local => DetailsPolicy::Local,
         Details::Always => DetailsPolicy::Always,
@@ -15,7 +15,10 @@ pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer {
         // vitals-env's enum may grow; an unknown policy shows nothing.
         _ => DetailsPolicy::Never,
     };
+    // axum's body can hold bytes: probes are answered in it, pass-through responses are
+    // handed on as they are.
     let layer = HealthLayer::new(health)
+        .same_body()
         .details(policy)
         .route("/", vitals_core::Probe::All);
     match &config.details_token {

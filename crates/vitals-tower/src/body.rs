@@ -91,3 +91,61 @@ where
         }
     }
 }
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// How a [`HealthService`](crate::HealthService) carries the inner service's bodies and its
+/// own answers: [`Wrapped`] (the default, any inner body) or [`SameBody`] (the inner body type
+/// itself, for bodies that can hold bytes).
+pub trait AnswerBody<B>: sealed::Sealed {
+    /// The response body of the layered service.
+    type Body;
+
+    /// The inner service's body, carried.
+    fn inner(body: B) -> Self::Body;
+
+    /// A probe answer's bytes, carried.
+    fn answer(bytes: Bytes) -> Self::Body;
+}
+
+/// Answers in [`ResponseBody`], around any inner body (hyper's `Incoming` too): the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wrapped;
+
+/// Answers in the inner service's own body type (one that converts from [`Bytes`]: axum's
+/// `Body`, tonic's `Body`, `Full<Bytes>`, `BoxBody`), so the layered service's response type
+/// is the inner one and a pass-through response is handed on as it is
+/// ([`HealthLayer::same_body`](crate::HealthLayer::same_body)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SameBody;
+
+impl sealed::Sealed for Wrapped {}
+impl sealed::Sealed for SameBody {}
+
+impl<B> AnswerBody<B> for Wrapped {
+    type Body = ResponseBody<B>;
+
+    #[inline]
+    fn inner(body: B) -> ResponseBody<B> {
+        ResponseBody::inner(body)
+    }
+
+    fn answer(bytes: Bytes) -> ResponseBody<B> {
+        ResponseBody::full(bytes)
+    }
+}
+
+impl<B: From<Bytes>> AnswerBody<B> for SameBody {
+    type Body = B;
+
+    #[inline]
+    fn inner(body: B) -> B {
+        body
+    }
+
+    fn answer(bytes: Bytes) -> B {
+        B::from(bytes)
+    }
+}

@@ -1,6 +1,7 @@
 use std::{
     fmt,
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     task::{Context, Poll, ready},
 };
@@ -12,7 +13,7 @@ use tower_service::Service;
 use vitals_core::{Probe, Status};
 
 use crate::{
-    ResponseBody,
+    AnswerBody, Wrapped,
     answer::{Format, terse},
 };
 
@@ -21,13 +22,15 @@ pub(crate) type ProbeAnswer = Pin<Box<dyn Future<Output = Response<Bytes>> + Sen
 
 pin_project! {
     /// The response future of [`HealthService`](crate::HealthService) wrapping `S`, for
-    /// requests of type `Req`.
-    pub struct ResponseFuture<S, Req>
+    /// requests of type `Req`, with bodies carried as `M` says ([`Wrapped`] or
+    /// [`SameBody`](crate::SameBody)).
+    pub struct ResponseFuture<S, Req, M = Wrapped>
     where
         S: Service<Req>,
     {
         #[pin]
         kind: Kind<S, Req>,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
@@ -51,11 +54,12 @@ pin_project! {
     }
 }
 
-impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
+impl<S: Service<Req>, Req, M> ResponseFuture<S, Req, M> {
     #[inline]
     pub(crate) fn inner(future: S::Future) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
+            mode: PhantomData,
         }
     }
 
@@ -64,6 +68,7 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
             kind: Kind::Waiting {
                 waiting: Some(Box::new((service, request))),
             },
+            mode: PhantomData,
         }
     }
 
@@ -75,6 +80,7 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
                 format,
                 head,
             },
+            mode: PhantomData,
         }
     }
 
@@ -83,17 +89,19 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
             kind: Kind::Ready {
                 response: Some(Box::new(response)),
             },
+            mode: PhantomData,
         }
     }
 
     pub(crate) fn later(answer: ProbeAnswer) -> Self {
         ResponseFuture {
             kind: Kind::Later { answer },
+            mode: PhantomData,
         }
     }
 }
 
-impl<S: Service<Req>, Req> fmt::Debug for ResponseFuture<S, Req> {
+impl<S: Service<Req>, Req, M> fmt::Debug for ResponseFuture<S, Req, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
             Kind::Inner { .. } => "inner",
@@ -108,18 +116,40 @@ impl<S: Service<Req>, Req> fmt::Debug for ResponseFuture<S, Req> {
     }
 }
 
-impl<S, Req, B> Future for ResponseFuture<S, Req>
+impl<S, Req, B, M> Future for ResponseFuture<S, Req, M>
 where
     S: Service<Req, Response = Response<B>>,
+    M: AnswerBody<B>,
 {
-    type Output = Result<Response<ResponseBody<B>>, S::Error>;
+    type Output = Result<Response<M::Body>, S::Error>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The pass-through arm inline and alone: everything else is rarer and out of line.
+        if let KindProj::Inner { future } = self.as_mut().project().kind.project() {
+            let response = ready!(future.poll(cx))?;
+            return Poll::Ready(Ok(response.map(M::inner)));
+        }
+        self.poll_other(cx)
+    }
+}
+
+impl<S, Req, B, M> ResponseFuture<S, Req, M>
+where
+    S: Service<Req, Response = Response<B>>,
+    M: AnswerBody<B>,
+{
+    /// Every arm but the pass-through one: waiting for the inner service, and probe answers.
+    #[cold]
+    #[inline(never)]
+    fn poll_other(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Response<M::Body>, S::Error>> {
         let response = match self.as_mut().project().kind.project() {
             KindProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
-                return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                return Poll::Ready(Ok(response.map(M::inner)));
             }
             KindProj::Waiting { waiting } => {
                 let (service, _) = &mut **waiting
@@ -142,6 +172,6 @@ where
                 .expect("ResponseFuture polled after completion"),
             KindProj::Later { answer } => ready!(answer.as_mut().poll(cx)),
         };
-        Poll::Ready(Ok(response.map(ResponseBody::full)))
+        Poll::Ready(Ok(response.map(M::answer)))
     }
 }

@@ -79,6 +79,7 @@ mod request;
 
 use std::{
     borrow::Cow,
+    marker::PhantomData,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -90,35 +91,57 @@ use vitals_core::{Health, Probe};
 
 use request::Target;
 
-pub use body::ResponseBody;
+pub use body::{AnswerBody, ResponseBody, SameBody, Wrapped};
 pub use details::{ClientAddr, DetailsPolicy};
 pub use future::ResponseFuture;
 
-/// Answers probe paths from a [`Health`] registry; see the [crate docs](crate).
+/// Answers probe paths from a [`Health`] registry; see the [crate docs](crate). `M` says how
+/// bodies are carried: [`Wrapped`] (default) or [`SameBody`] ([`HealthLayer::same_body`]).
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct HealthLayer {
+pub struct HealthLayer<M = Wrapped> {
     health: Health,
     config: Arc<Config>,
+    mode: PhantomData<fn() -> M>,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     routes: Vec<(Cow<'static, str>, Probe)>,
+    /// The routes' second bytes, as a 256-bit set: a path whose second byte is in none of them
+    /// is no probe's (one load and a bit test for most pass-through requests).
+    second_bytes: [u64; 4],
     pub(crate) verbose: bool,
     pub(crate) details: details::Details,
 }
 
 impl Config {
+    /// Recomputes [`Config::second_bytes`] after the routes changed.
+    fn index_routes(&mut self) {
+        self.second_bytes = [0; 4];
+        for (route, _) in &self.routes {
+            if let Some(&byte) = route.as_bytes().get(1) {
+                self.second_bytes[usize::from(byte >> 6)] |= 1 << (byte & 63);
+            }
+        }
+    }
+
     /// The probe a path asks for: a route (`/readyz`), or one check of a route's probe
     /// (`/readyz/NAME`, as the Kubernetes apiserver serves `/readyz/etcd`). Any other path,
     /// including `/readyz/NAME` for a name the probe has no check of, is not a probe's.
     ///
     /// One pass over the routes; a route's second byte is compared before anything else, so
     /// a pass-through path usually costs one byte comparison per route.
-    #[inline]
+    #[inline(always)]
     fn target(&self, path: &str, health: &Health) -> Option<Target> {
         let path = path.as_bytes();
+        // Only a route (exact) can match a path this short or with a second byte no route
+        // has; routes are at least one byte, so a longer path needs a route's second byte.
+        if let Some(&byte) = path.get(1)
+            && self.second_bytes[usize::from(byte >> 6)] & (1 << (byte & 63)) == 0
+        {
+            return None;
+        }
         // A path under a route (`/readyz/NAME`) is a check's only if no route is the path.
         let mut under = None;
         for (route, probe) in &self.routes {
@@ -162,14 +185,58 @@ impl HealthLayer {
             .collect();
         HealthLayer {
             health,
-            config: Arc::new(Config {
-                routes,
-                verbose: false,
-                details: details::Details::default(),
+            config: Arc::new({
+                let mut config = Config {
+                    routes,
+                    second_bytes: [0; 4],
+                    verbose: false,
+                    details: details::Details::default(),
+                };
+                config.index_routes();
+                config
             }),
+            mode: PhantomData,
         }
     }
 
+    /// Answers probes in the inner service's own body type, so the layered service's response
+    /// type is the inner one and pass-through responses are handed on as they are (no body
+    /// wrapper: the cost of the layer on a pass-through request is the route comparison).
+    /// For inner bodies that convert from [`Bytes`](bytes::Bytes): axum's `Body`, tonic's
+    /// `Body`, `Full<Bytes>`, boxed bodies. Hyper's `Incoming` cannot hold bytes: keep the
+    /// default there.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use bytes::Bytes;
+    /// use http::{Request, Response};
+    /// use http_body_util::Full;
+    /// use tower::{Layer, Service, ServiceExt};
+    /// use vitals_core::Health;
+    /// use vitals_tower::HealthLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let app = tower::service_fn(|_req: Request<()>| async {
+    ///     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+    /// });
+    /// let layered = HealthLayer::new(Health::builder().build()).same_body().layer(app);
+    /// // The response type is the inner one: `Response<Full<Bytes>>`.
+    /// let probe: Response<Full<Bytes>> =
+    ///     layered.oneshot(Request::get("/readyz").body(()).unwrap()).await.unwrap();
+    /// assert!(probe.status().is_success());
+    /// # }
+    /// ```
+    pub fn same_body(self) -> HealthLayer<SameBody> {
+        HealthLayer {
+            health: self.health,
+            config: self.config,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> HealthLayer<M> {
     /// Answers `path` with `probe` (replacing an existing route for that path). The deployment
     /// guide's probes use `.route("/", Probe::All)`.
     pub fn route(mut self, path: impl Into<Cow<'static, str>>, probe: Probe) -> Self {
@@ -177,14 +244,15 @@ impl HealthLayer {
         let config = Arc::make_mut(&mut self.config);
         config.routes.retain(|(p, _)| *p != path);
         config.routes.push((path, probe));
+        config.index_routes();
         self
     }
 
     /// Stops answering `path`; requests to it pass through.
     pub fn without_route(mut self, path: &str) -> Self {
-        Arc::make_mut(&mut self.config)
-            .routes
-            .retain(|(p, _)| p != path);
+        let config = Arc::make_mut(&mut self.config);
+        config.routes.retain(|(p, _)| p != path);
+        config.index_routes();
         self
     }
 
@@ -220,8 +288,8 @@ impl HealthLayer {
     }
 }
 
-impl<S> Layer<S> for HealthLayer {
-    type Service = HealthService<S>;
+impl<S, M> Layer<S> for HealthLayer<M> {
+    type Service = HealthService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         HealthService {
@@ -229,21 +297,23 @@ impl<S> Layer<S> for HealthLayer {
             health: self.health.clone(),
             config: self.config.clone(),
             inner_ready: false,
+            mode: PhantomData,
         }
     }
 }
 
 /// The service made by [`HealthLayer`].
 #[derive(Debug)]
-pub struct HealthService<S> {
+pub struct HealthService<S, M = Wrapped> {
     inner: S,
     health: Health,
     config: Arc<Config>,
     /// Whether the last `poll_ready` found the inner service ready.
     inner_ready: bool,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<S: Clone> Clone for HealthService<S> {
+impl<S: Clone, M> Clone for HealthService<S, M> {
     fn clone(&self) -> Self {
         HealthService {
             inner: self.inner.clone(),
@@ -251,6 +321,7 @@ impl<S: Clone> Clone for HealthService<S> {
             config: self.config.clone(),
             // Readiness is per instance: a clone has reserved nothing yet.
             inner_ready: false,
+            mode: PhantomData,
         }
     }
 }
@@ -266,7 +337,9 @@ impl<S> HealthService<S> {
     pub fn layer(health: Health) -> HealthLayer {
         HealthLayer::new(health)
     }
+}
 
+impl<S, M> HealthService<S, M> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -283,13 +356,14 @@ impl<S> HealthService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    M: AnswerBody<ResBody>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<M::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Request<ReqBody>>;
+    type Future = ResponseFuture<S, Request<ReqBody>, M>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

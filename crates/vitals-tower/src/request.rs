@@ -31,12 +31,12 @@ pub(crate) struct Target {
     pub(crate) check: Option<String>,
 }
 
-pub(crate) fn answer<S: Service<Req>, Req>(
+pub(crate) fn answer<S: Service<Req>, Req, M>(
     health: Health,
     target: Target,
     parts: Parts,
     config: &Config,
-) -> ResponseFuture<S, Req> {
+) -> ResponseFuture<S, Req, M> {
     let probe = target.probe;
     let head = match parts.method {
         Method::GET => false,

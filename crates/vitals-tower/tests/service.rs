@@ -395,3 +395,59 @@ async fn details_go_only_to_the_callers_the_policy_admits() {
             .starts_with("[-]db failed")
     );
 }
+
+/// `same_body`: the layered service's response type is the inner one (`Full<Bytes>` here, as
+/// axum's and tonic's bodies), probe answers and `HEAD` are carried in it, and pass-through
+/// responses are the inner service's own. A route added after `same_body` and a path sharing
+/// only its second byte with a route are told apart.
+#[tokio::test(start_paused = true)]
+async fn same_body_answers_in_the_inner_body_type() {
+    let up = Arc::new(AtomicBool::new(true));
+    let svc = ServiceBuilder::new()
+        .layer(
+            HealthLayer::new(registry(&up))
+                .same_body()
+                .route("/", Probe::All),
+        )
+        .service_fn(echo);
+    let call = |method: Method, uri: &'static str| {
+        let svc = svc.clone();
+        async move {
+            // The type says it: the inner service's body, not a wrapper.
+            let res: Response<Full<Bytes>> = svc
+                .oneshot(
+                    Request::builder()
+                        .method(method)
+                        .uri(uri)
+                        .body(Full::default())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let (parts, body) = res.into_parts();
+            let bytes = body.collect().await.unwrap().to_bytes();
+            (parts, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let (parts, body) = call(Method::GET, "/readyz").await;
+    assert_eq!(
+        (parts.status, body.as_str()),
+        (StatusCode::OK, r#"{"status":"pass"}"#)
+    );
+    assert!(parts.headers.get("x-inner").is_none());
+    let (parts, body) = call(Method::HEAD, "/").await;
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(body, "");
+    assert_eq!(parts.headers["content-length"], "17");
+    for uri in ["/orders", "/rest", "/readyzz"] {
+        let (parts, body) = call(Method::GET, uri).await;
+        assert_eq!(parts.headers["x-inner"], "yes", "{uri}");
+        assert_eq!(body, format!("GET {uri}"));
+    }
+    up.store(false, Ordering::SeqCst);
+    let (parts, body) = call(Method::GET, "/readyz").await;
+    assert_eq!(
+        (parts.status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"fail"}"#)
+    );
+}
