@@ -14,7 +14,9 @@
 //!   `Accept` picks `application/health+json` (default) or Kubernetes-style `text/plain`.
 //! - The response body is [`ResponseBody`]: the inner body or the layer's bytes, with the inner
 //!   body's `Data` type, so the layered service works unchanged in axum, bare hyper and
-//!   tonic's `Server::builder().layer(..)`.
+//!   tonic's `Server::builder().layer(..)`. Where the inner body can hold bytes (axum's,
+//!   `Full<Bytes>`), [`HealthLayer::same_body`] answers in it instead and the layered
+//!   response type is the inner one.
 //! - `/readyz/NAME` (any route's path, then a check's name) answers for that one check, as the
 //!   Kubernetes apiserver serves `/readyz/etcd`; a name the probe has no check of passes
 //!   through. An `exclude` that names no check is reported (`warn: …` in verbose bodies).
