@@ -4,7 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use tonic::transport::Channel;
 use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    HealthCheckRequest, HealthCheckResponse, health_check_response::ServingStatus,
+    health_client::HealthClient,
 };
 use vitals_tonic::{HealthListRequest, HealthListResponse};
 
@@ -61,4 +62,30 @@ pub async fn list(addr: SocketAddr) -> HealthListResponse {
     .await
     .unwrap()
     .into_inner()
+}
+
+/// A `Watch(service)` stream, read one status at a time.
+pub struct Watch(tonic::Streaming<HealthCheckResponse>);
+
+/// Opens `Watch(service)`.
+pub async fn watch(client: &mut HealthClient<Channel>, service: &str) -> Watch {
+    let stream = client
+        .watch(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    Watch(stream)
+}
+
+impl Watch {
+    /// The next status pushed, within 20 s (else a panic); `None` once the stream ended.
+    pub async fn next_status(&mut self) -> Option<ServingStatus> {
+        let message = tokio::time::timeout(Duration::from_secs(20), self.0.message())
+            .await
+            .expect("a Watch update within 20 s")
+            .unwrap();
+        message.map(|m| ServingStatus::try_from(m.status).unwrap())
+    }
 }

@@ -8,7 +8,7 @@ use vitals_core::{Backoff, Check, CheckError, CheckOptions, Details, Health, asy
 use vitals_redis::RedisCheck;
 use vitals_testkit::{
     RedisServer,
-    grpc::{client, list, status},
+    grpc::{client, list, status, watch},
 };
 use vitals_tonic::GrpcHealth;
 
@@ -301,26 +301,12 @@ async fn an_open_watch_keeps_on_demand_checks_running() {
         .build();
     let (addr, _server) = serve(health.clone()).await;
     let mut client = client(addr).await;
-    let mut watch = client
-        .watch(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut next = async || {
-        let item = tokio::time::timeout(Duration::from_secs(20), watch.next())
-            .await
-            .expect("the watcher is told within 20 s")
-            .expect("stream open")
-            .unwrap();
-        ServingStatus::try_from(item.status).unwrap()
-    };
+    let mut watch = watch(&mut client, "").await;
     // No result yet (pending counts against a critical check), then the first run's pass.
-    assert_eq!(next().await, ServingStatus::NotServing);
-    assert_eq!(next().await, ServingStatus::Serving);
+    assert_eq!(watch.next_status().await, Some(ServingStatus::NotServing));
+    assert_eq!(watch.next_status().await, Some(ServingStatus::Serving));
     redis.stop();
-    assert_eq!(next().await, ServingStatus::NotServing);
+    assert_eq!(watch.next_status().await, Some(ServingStatus::NotServing));
     redis.restart();
-    assert_eq!(next().await, ServingStatus::Serving);
+    assert_eq!(watch.next_status().await, Some(ServingStatus::Serving));
 }

@@ -5,8 +5,8 @@ use crate::common;
 use std::time::Duration;
 
 use tonic::transport::Channel;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-use vitals_testkit::grpc::{client, list, status, status_within};
+use tonic_health::pb::health_check_response::ServingStatus;
+use vitals_testkit::grpc::{client, list, status, status_within, watch};
 use vitals_tonic::{HealthListRequest, HealthListResponse};
 
 /// The main job speaks grpc.health.v1 on its one port, from the same registry as HTTP, with
@@ -72,37 +72,24 @@ async fn the_server_serves_grpc_health_from_its_real_checks() {
     assert_eq!(list.statuses.len(), names.len(), "{list:?}");
 
     // Watch is pushed as MongoDB goes down and comes back (at the proxy's stable address).
-    let mut watch = client
-        .watch(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut next = async || {
-        let message = tokio::time::timeout(Duration::from_secs(20), watch.message())
-            .await
-            .expect("a Watch update within 20 s")
-            .unwrap();
-        message.map(|m| ServingStatus::try_from(m.status).unwrap())
-    };
-    assert_eq!(next().await, Some(ServingStatus::Serving));
+    let mut watch = watch(&mut client, "").await;
+    assert_eq!(watch.next_status().await, Some(ServingStatus::Serving));
     mongo.stop();
-    assert_eq!(next().await, Some(ServingStatus::NotServing));
+    assert_eq!(watch.next_status().await, Some(ServingStatus::NotServing));
     assert_eq!(
         status(&mut client, "mongo").await.unwrap(),
         ServingStatus::NotServing
     );
     let again = vitals_testkit::MongoServer::start();
     proxy.set_upstream(again.addr());
-    assert_eq!(next().await, Some(ServingStatus::Serving));
+    assert_eq!(watch.next_status().await, Some(ServingStatus::Serving));
 
     // SIGTERM: the watcher is told NOT_SERVING and its stream ends; Check keeps answering
     // during the shutdown delay (readiness failing, liveness not); then the process exits.
     common::sigterm(&child);
     common::wait_for_log(&mut log, "readiness fails now").await;
-    assert_eq!(next().await, Some(ServingStatus::NotServing));
-    assert_eq!(next().await, None, "the stream ends on drain");
+    assert_eq!(watch.next_status().await, Some(ServingStatus::NotServing));
+    assert_eq!(watch.next_status().await, None, "the stream ends on drain");
     assert_eq!(
         status(&mut client, "readyz").await.unwrap(),
         ServingStatus::NotServing
