@@ -28,14 +28,30 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// Removes the image and its working container however the test ends.
+/// Stops the server in the image and removes the image and its working container however the
+/// test ends. Killing `buildah run` does not stop what it started in the chroot: the server's
+/// own process is told to stop (SIGTERM; it drains with no delay and exits).
 struct Cleanup {
     tag: String,
     container: Option<String>,
+    server_pid: Option<u32>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        if let Some(pid) = self.server_pid {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while proc.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         if let Some(container) = &self.container {
             let _ = buildah(&["rm", container]);
         }
@@ -55,6 +71,7 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
     let mut cleanup = Cleanup {
         tag: tag.clone(),
         container: None,
+        server_pid: None,
     };
     let built = Command::new(common::root().join("scripts/build-image"))
         .args(["--tag", &tag, "--bin-dir"])
@@ -162,7 +179,8 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
         let res = http(addr, "GET", path, &[]).await;
         assert_eq!(res.status, 200, "{path}: {res:?}");
     }
-    let uid = server_uid(&port_env).expect("the image's server process");
+    let (pid, uid) = server_process(&port_env).expect("the image's server process");
+    cleanup.server_pid = Some(pid);
     assert_eq!(
         uid,
         user.split(':').next().unwrap(),
@@ -187,10 +205,16 @@ async fn the_image_runs_the_server_as_the_manifests_user_and_answers_probes() {
         String::from_utf8_lossy(&probe.stderr)
     );
     server.kill().await.unwrap();
+    drop(cleanup);
+    assert!(
+        server_process(&port_env).is_none(),
+        "the image's server is still running"
+    );
 }
 
-/// The real user id of the process that runs vitals-server with `port_env` in its environment.
-fn server_uid(port_env: &str) -> Option<String> {
+/// The pid and real user id of the process that runs vitals-server with `port_env` in its
+/// environment.
+fn server_process(port_env: &str) -> Option<(u32, String)> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let dir = entry.path();
         let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
@@ -205,9 +229,10 @@ fn server_uid(port_env: &str) -> Option<String> {
             .is_some_and(|exe| exe.ends_with(b"/usr/local/bin/vitals-server"));
         let has_port = environ.split(|b| *b == 0).any(|v| v == port_env.as_bytes());
         if runs_server && has_port {
+            let pid = dir.file_name()?.to_str()?.parse().ok()?;
             let status = std::fs::read_to_string(dir.join("status")).ok()?;
             let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-            return line.split_whitespace().nth(1).map(str::to_owned);
+            return Some((pid, line.split_whitespace().nth(1)?.to_owned()));
         }
     }
     None
