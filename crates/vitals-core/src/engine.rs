@@ -396,31 +396,14 @@ impl Engine {
         let now = Instant::now();
         let mut worst = Status::Pass;
         for entry in self.entries.iter().filter(|e| e.probes.contains(probe)) {
-            if entry.skipped_by.is_some() {
-                continue;
-            }
-            let on_demand = fresh_only && entry.interval.is_none();
-            let state = entry.lock();
-            let status = match &state.last {
-                None if on_demand => return None,
-                None => entry.unknown_status(),
-                Some(last) => {
-                    let age = now.saturating_duration_since(last.finished);
-                    if on_demand && age >= entry.ttl {
-                        return None;
-                    }
-                    entry.served_status_at(last, age)
-                }
-            };
-            if let Some(status) = status.overall() {
+            // Skipped checks have no overall status: they count against nothing.
+            if let Some(status) = entry.status_at(now, fresh_only)?.overall() {
                 worst = worst.max(status);
             }
         }
         Some(worst)
     }
-}
 
-impl Engine {
     /// Registers a standing demand; the first one starts the task that serves them all.
     pub(crate) fn demand(self: &Arc<Self>) -> Demand {
         self.demand.fetch_add(1, Ordering::AcqRel);
@@ -445,23 +428,10 @@ impl Engine {
     /// `fresh_only`, `None` when an on-demand check needs a run. `None` for an unknown name.
     /// Reads the clock once and allocates nothing, as [`Engine::worst_status`].
     pub(crate) fn check_status(&self, name: &str, fresh_only: bool) -> Option<CheckStatus> {
-        let entry = self.entries.iter().find(|e| e.name == name)?;
-        if entry.skipped_by.is_some() {
-            return Some(CheckStatus::Skipped);
-        }
-        let on_demand = fresh_only && entry.interval.is_none();
-        let state = entry.lock();
-        match &state.last {
-            None if on_demand => None,
-            None => Some(entry.unknown_status()),
-            Some(last) => {
-                let age = Instant::now().saturating_duration_since(last.finished);
-                if on_demand && age >= entry.ttl {
-                    return None;
-                }
-                Some(entry.served_status_at(last, age))
-            }
-        }
+        self.entries
+            .iter()
+            .find(|e| e.name == name)?
+            .status_at(Instant::now(), fresh_only)
     }
 }
 

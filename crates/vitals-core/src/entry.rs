@@ -86,6 +86,28 @@ impl Entry {
         }
     }
 
+    /// The status this check is served with at `now`, from its latest result (unknown while it
+    /// has none; `Skipped` when skipped). With `fresh_only`, `None` when an on-demand check
+    /// needs a run: its result is missing or older than its TTL. Allocates nothing.
+    pub(crate) fn status_at(&self, now: Instant, fresh_only: bool) -> Option<CheckStatus> {
+        if self.skipped_by.is_some() {
+            return Some(CheckStatus::Skipped);
+        }
+        let on_demand = fresh_only && self.interval.is_none();
+        let state = self.lock();
+        match &state.last {
+            None if on_demand => None,
+            None => Some(self.unknown_status()),
+            Some(last) => {
+                let age = now.saturating_duration_since(last.finished);
+                if on_demand && age >= self.ttl {
+                    return None;
+                }
+                Some(self.served_status_at(last, age))
+            }
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, EntryState> {
         // A panic never happens while the lock is held; recover rather than propagate.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
