@@ -27,12 +27,7 @@ pub async fn status(
     client: &mut HealthClient<Channel>,
     service: &str,
 ) -> Result<ServingStatus, tonic::Status> {
-    let reply = client
-        .check(HealthCheckRequest {
-            service: service.into(),
-        })
-        .await?;
-    Ok(ServingStatus::try_from(reply.into_inner().status).unwrap())
+    check(client, service, None).await
 }
 
 /// `Check(service)` with `grpc-timeout`, as Kubernetes' gRPC probe sends it.
@@ -41,10 +36,20 @@ pub async fn status_within(
     service: &str,
     timeout: Duration,
 ) -> Result<ServingStatus, tonic::Status> {
+    check(client, service, Some(timeout)).await
+}
+
+async fn check(
+    client: &mut HealthClient<Channel>,
+    service: &str,
+    timeout: Option<Duration>,
+) -> Result<ServingStatus, tonic::Status> {
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: service.into(),
     });
-    request.set_timeout(timeout);
+    if let Some(timeout) = timeout {
+        request.set_timeout(timeout);
+    }
     let reply = client.check(request).await?;
     Ok(ServingStatus::try_from(reply.into_inner().status).unwrap())
 }

@@ -133,12 +133,19 @@ impl GrpcHealth {
         }
     }
 
+    /// The probe a service name follows: a probe's name or alias, or a hosted service.
+    fn probe_named(&self, service: &str) -> Option<Probe> {
+        Probe::from_name(service).or_else(|| {
+            self.services
+                .iter()
+                .find(|(name, _)| name == service)
+                .map(|(_, probe)| *probe)
+        })
+    }
+
     fn resolve(&self, service: &str) -> Option<Target> {
-        if let Some(probe) = Probe::from_name(service) {
+        if let Some(probe) = self.probe_named(service) {
             return Some(Target::Probe(probe));
-        }
-        if let Some((_, probe)) = self.services.iter().find(|(name, _)| name == service) {
-            return Some(Target::Probe(*probe));
         }
         self.health
             .has_check(service)
@@ -147,15 +154,9 @@ impl GrpcHealth {
 
     /// The status of `service` when no check needs a run for it (fresh, background, skipped,
     /// or a fixed probe status), without a report: `None` when a run is needed or the name is
-    /// unknown. Resolves names as [`GrpcHealth::resolve`] does, without allocating.
+    /// unknown. Names mean what they mean to [`GrpcHealth::resolve`]; nothing is allocated.
     fn cached(&self, service: &str) -> Option<ServingStatus> {
-        let probe = Probe::from_name(service).or_else(|| {
-            self.services
-                .iter()
-                .find(|(name, _)| name == service)
-                .map(|(_, probe)| *probe)
-        });
-        match probe {
+        match self.probe_named(service) {
             Some(probe) => Some(serving(self.health.cached_status(probe)?.is_serving())),
             None => Some(check_status_serving(
                 self.health.cached_check_status(service)?,
