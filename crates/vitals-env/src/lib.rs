@@ -362,22 +362,22 @@ fn checks<L: FnMut(&str) -> Option<String>>(
                 }
             }
         }
-        // vitals-s3 owns the naming rule and runs it once, at build; its error quotes the
-        // bucket, which says which variable to blame.
+        // vitals-s3's builder runs the naming rule; only when it refuses is the rule asked
+        // again, bucket by bucket, which variable to blame (no parsing of its message).
         let check = builder.build().map_err(|e| {
-            let message = e.to_string();
-            let (variable, raw) = buckets
+            buckets
                 .iter()
-                .find(|(_, raw)| message.contains(&format!("{:?}", raw.trim())))
-                .unwrap_or(&buckets[0]);
-            let why = message
-                .split_once(": ")
-                .map_or(message.as_str(), |(_, why)| why);
-            EnvError::new(
-                variable.name,
-                raw.clone(),
-                format!("an S3 bucket name: {why}"),
-            )
+                .find_map(|(variable, raw)| {
+                    let why = vitals_s3::check_bucket_name(raw.trim()).err()?;
+                    Some(EnvError::new(
+                        variable.name,
+                        raw.clone(),
+                        format!("an S3 bucket name: {why}"),
+                    ))
+                })
+                .unwrap_or_else(|| {
+                    EnvError::new(buckets[0].0.name, buckets[0].1.clone(), e.to_string())
+                })
         })?;
         checks.push(Arc::new(check));
     }
