@@ -113,23 +113,23 @@ impl Monitors {
     async fn all_failed(&self, command: &str) -> CheckError {
         let mut failures = self.failures.clone();
         let seeds = &self.seeds;
-        let text = match failures
+        let failed = failures
             .wait_for(|failures| {
                 !seeds.is_empty() && seeds.iter().all(|seed| failures.contains_key(seed))
             })
             .await
-        {
-            Ok(failures) => seeds
-                .iter()
-                .map(|seed| format!("{seed}: {}", failures[seed]))
-                .collect::<Vec<_>>()
-                .join("; "),
-            // The client is gone: only the ping can end the attempt.
-            Err(_) => String::new(),
-        };
-        if text.is_empty() {
+            // The text only: the channel's read guard must not live across an await.
+            .map(|failures| {
+                seeds
+                    .iter()
+                    .map(|seed| format!("{seed}: {}", failures[seed]))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+        // The client is gone: only the ping can end the attempt.
+        let Ok(text) = failed else {
             return std::future::pending().await;
-        }
+        };
         Cause::describe(command, Cause::recognise(&text).map(phrase), &text)
     }
 }
