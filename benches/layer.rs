@@ -11,90 +11,73 @@
 //!   for in full.
 use std::{hint::black_box, time::Duration};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
 use tower::{Layer, service_fn};
 use tower_http::map_response_body::MapResponseBodyLayer;
 use vitals_bench::{Sleepy, app, app_full, get, registry, serve, static_200, warm};
 use vitals_core::{Backoff, CheckOptions, Health, Probe, ReportOptions, Status};
 use vitals_tower::HealthLayer;
 
+/// One pass-through request (`/orders/42`) through `service`, as a benchmark of `group`.
+fn bench_passthrough<S>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut service: S)
+where
+    S: tower::Service<http::Request<()>>,
+{
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || get("/orders/42"),
+            |req| black_box(serve(&mut service, req)),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
 fn passthrough(c: &mut Criterion) {
     let mut group = c.benchmark_group("passthrough");
-    let mut bare = service_fn(app);
-    let mut layered =
-        HealthLayer::new(registry(1, Duration::from_secs(3600))).layer(service_fn(app));
-    let mut tower_http = MapResponseBodyLayer::new(|body| body).layer(service_fn(app));
-    group.bench_function("bare service_fn", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut bare, req)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("HealthLayer", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut layered, req)),
-            BatchSize::SmallInput,
-        )
-    });
-    let mut no_routes = HealthLayer::new(registry(1, Duration::from_secs(3600)))
+    let health = || registry(1, Duration::from_secs(3600));
+    bench_passthrough(&mut group, "bare service_fn", service_fn(app));
+    bench_passthrough(
+        &mut group,
+        "HealthLayer",
+        HealthLayer::new(health()).layer(service_fn(app)),
+    );
+    let no_routes = HealthLayer::new(health())
         .without_route("/livez")
         .without_route("/readyz")
         .without_route("/startupz")
-        .without_route("/healthz")
-        .layer(service_fn(app));
-    group.bench_function("HealthLayer, no routes", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut no_routes, req)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("tower-http MapResponseBody", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut tower_http, req)),
-            BatchSize::SmallInput,
-        )
-    });
+        .without_route("/healthz");
+    bench_passthrough(
+        &mut group,
+        "HealthLayer, no routes",
+        no_routes.layer(service_fn(app)),
+    );
+    bench_passthrough(
+        &mut group,
+        "tower-http MapResponseBody",
+        MapResponseBodyLayer::new(|body| body).layer(service_fn(app)),
+    );
     // An inner body that can hold bytes (axum's, tonic's, `Full<Bytes>`): the same-body mode
     // hands the inner response on as it is.
-    let mut bare_full = service_fn(app_full);
-    let mut wrapped_full =
-        HealthLayer::new(registry(1, Duration::from_secs(3600))).layer(service_fn(app_full));
-    let mut same_body = HealthLayer::new(registry(1, Duration::from_secs(3600)))
-        .same_body()
-        .layer(service_fn(app_full));
-    let mut tower_http_full = MapResponseBodyLayer::new(|body| body).layer(service_fn(app_full));
-    group.bench_function("Full: bare service_fn", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut bare_full, req)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("Full: HealthLayer", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut wrapped_full, req)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("Full: HealthLayer::same_body", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut same_body, req)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("Full: tower-http MapResponseBody", |b| {
-        b.iter_batched(
-            || get("/orders/42"),
-            |req| black_box(serve(&mut tower_http_full, req)),
-            BatchSize::SmallInput,
-        )
-    });
+    bench_passthrough(&mut group, "Full: bare service_fn", service_fn(app_full));
+    bench_passthrough(
+        &mut group,
+        "Full: HealthLayer",
+        HealthLayer::new(health()).layer(service_fn(app_full)),
+    );
+    bench_passthrough(
+        &mut group,
+        "Full: HealthLayer::same_body",
+        HealthLayer::new(health())
+            .same_body()
+            .layer(service_fn(app_full)),
+    );
+    bench_passthrough(
+        &mut group,
+        "Full: tower-http MapResponseBody",
+        MapResponseBodyLayer::new(|body| body).layer(service_fn(app_full)),
+    );
     group.finish();
 }
 
