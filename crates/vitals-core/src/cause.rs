@@ -46,6 +46,9 @@ impl Cause {
             "noauth",
             "invalid password",
             "authentication failed",
+            "access denied",
+            "access_refused",
+            "authorization violation",
         ]) {
             Some(Cause::Authentication)
         } else if has(&[

@@ -2,7 +2,7 @@
 use std::{
     fmt,
     future::Future,
-    ops::Deref,
+    ops::{Deref, DerefMut},
     sync::{Mutex, PoisonError},
 };
 
@@ -120,6 +120,12 @@ impl<T> Deref for ClientLease<'_, T> {
 
     fn deref(&self) -> &T {
         self.client.as_ref().expect("present until kept or dropped")
+    }
+}
+
+impl<T> DerefMut for ClientLease<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.client.as_mut().expect("present until kept or dropped")
     }
 }
 

@@ -16,14 +16,16 @@ mod process;
 mod proxy;
 mod redis;
 mod s3;
+mod sql;
 mod support;
 mod tls;
 
 pub use mongo::MongoServer;
 pub use moto::MotoServer;
-pub use process::{free_port, require_binary, wait_for_port};
+pub use process::{free_port, inside_namespace_without_network, require_binary, wait_for_port};
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
 pub use s3::{CredentialsEndpoint, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
+pub use sql::{MariaDbServer, PostgresServer, SQL_PASSWORD};
 pub use support::{CapturedLogs, Toggle};
-pub use tls::{TestCa, TlsTerminator};
+pub use tls::{TestCa, TlsServer, TlsTerminator};

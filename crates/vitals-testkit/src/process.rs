@@ -97,3 +97,45 @@ pub(crate) fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .tempdir()
         .expect("create a temporary directory")
 }
+
+/// The variable that marks the run of a test inside its network namespace.
+const WITHOUT_NETWORK: &str = "VITALS_TESTKIT_WITHOUT_NETWORK";
+
+/// For a test whose body must not reach any network (a DNS lookup that must fail without a
+/// query leaving the machine): outside, runs the test `name` of this test binary again in a
+/// network namespace of its own (`unshare --net`: nothing but a downed loopback), asserts that
+/// it passed, and returns `false`; inside that run, returns `true` so the body runs there.
+///
+/// ```no_run
+/// #[test]
+/// fn unresolvable() {
+///     if !vitals_testkit::inside_namespace_without_network("unresolvable") {
+///         return; // the body ran, and passed, in the namespace
+///     }
+///     // … resolve a name: it fails at once, nothing is sent
+/// }
+/// ```
+pub fn inside_namespace_without_network(name: &str) -> bool {
+    if std::env::var_os(WITHOUT_NETWORK).is_some() {
+        return true;
+    }
+    let output = std::process::Command::new(require_binary("unshare"))
+        .arg("--net")
+        .arg("--")
+        .arg(std::env::current_exe().expect("the test binary's path"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(WITHOUT_NETWORK, "1")
+        .output()
+        .expect("run unshare");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && text.contains("1 passed"),
+        "`{name}` inside a network namespace failed ({}):\n{text}",
+        output.status
+    );
+    false
+}

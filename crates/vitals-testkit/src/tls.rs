@@ -11,6 +11,8 @@ pub struct TestCa {
     pub cert_pem: String,
     /// The server's private key, PEM.
     pub key_pem: String,
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
     dir: tempfile::TempDir,
 }
 
@@ -43,6 +45,8 @@ impl TestCa {
             ca_pem: ca.pem(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            ca_params,
+            ca_key,
             dir,
         };
         std::fs::write(out.ca_path(), &out.ca_pem).unwrap();
@@ -68,6 +72,37 @@ impl TestCa {
     /// The server key file.
     pub fn key_path(&self) -> PathBuf {
         self.path("server.key")
+    }
+
+    /// A server certificate this CA signs for `names` (DNS names or IP addresses), valid from
+    /// `not_before` to `not_after`: (certificate PEM, key PEM).
+    pub fn issue(
+        &self,
+        names: &[&str],
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> (String, String) {
+        let key = KeyPair::generate().expect("generate a server key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        for name in names {
+            params
+                .subject_alt_names
+                .push(match name.parse::<std::net::IpAddr>() {
+                    Ok(ip) => SanType::IpAddress(ip),
+                    Err(_) => SanType::DnsName((*name).try_into().expect("a DNS name")),
+                });
+        }
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("vitals test"),
+        );
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = params
+            .signed_by(&key, &issuer)
+            .expect("sign the certificate");
+        (cert.pem(), key.serialize_pem())
     }
 
     /// The directory holding the files.
@@ -152,5 +187,56 @@ impl Drop for TlsTerminator {
         if let Some(mut child) = self.child.take() {
             crate::process::stop(&mut child);
         }
+    }
+}
+
+/// A TLS server on a free loopback port presenting a given certificate (rustls): it completes
+/// handshakes and closes the connections. Stops when dropped (call inside a tokio runtime).
+pub struct TlsServer {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsServer {
+    /// Serves `cert_pem` (followed by `chain_pem`, if any) with `key_pem`.
+    pub async fn start(cert_pem: &str, key_pem: &str) -> TlsServer {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("a certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("a key PEM");
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("a certificate and its key");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+                    }
+                });
+            }
+        });
+        TlsServer { addr, task }
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -26,9 +26,9 @@ pub fn provider() -> Arc<CryptoProvider> {
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
-/// A verifying configuration: the system's roots plus the certificates in `extra_pem` (each a
-/// PEM text of one or more certificates). An invalid PEM is an error in words.
-pub fn verifying(extra_pem: &[String]) -> Result<ClientConfig, String> {
+/// The system's roots plus the certificates in `extra_pem` (each a PEM text of one or more
+/// certificates). An invalid PEM is an error in words.
+pub fn root_store(extra_pem: &[String]) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     // Unreadable system bundles just mean fewer roots; extra roots may still verify.
     for cert in rustls_native_certs::load_native_certs().certs {
@@ -42,10 +42,15 @@ pub fn verifying(extra_pem: &[String]) -> Result<ClientConfig, String> {
                 .map_err(|e| format!("invalid root certificate: {e}"))?;
         }
     }
+    Ok(roots)
+}
+
+/// A verifying configuration: the roots of [`root_store`].
+pub fn verifying(extra_pem: &[String]) -> Result<ClientConfig, String> {
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
+        .with_root_certificates(root_store(extra_pem)?)
         .with_no_client_auth())
 }
 
