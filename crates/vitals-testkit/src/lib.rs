@@ -22,7 +22,10 @@ mod tls;
 
 pub use mongo::MongoServer;
 pub use moto::MotoServer;
-pub use process::{free_port, inside_namespace_without_network, require_binary, wait_for_port};
+pub use process::{
+    free_port, inside_namespace_without_network, inside_new_namespaces, require_binary,
+    wait_for_port,
+};
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
 pub use s3::{CredentialsEndpoint, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};

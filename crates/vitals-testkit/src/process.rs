@@ -98,13 +98,12 @@ pub(crate) fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .expect("create a temporary directory")
 }
 
-/// The variable that marks the run of a test inside its network namespace.
-const WITHOUT_NETWORK: &str = "VITALS_TESTKIT_WITHOUT_NETWORK";
+/// The variable that marks the run of a test inside its namespaces.
+const INSIDE_NAMESPACE: &str = "VITALS_TESTKIT_INSIDE_NAMESPACE";
 
 /// For a test whose body must not reach any network (a DNS lookup that must fail without a
-/// query leaving the machine): outside, runs the test `name` of this test binary again in a
-/// network namespace of its own (`unshare --net`: nothing but a downed loopback), asserts that
-/// it passed, and returns `false`; inside that run, returns `true` so the body runs there.
+/// query leaving the machine): [`inside_new_namespaces`] with `unshare --net` (nothing but a
+/// downed loopback).
 ///
 /// ```no_run
 /// #[test]
@@ -116,15 +115,23 @@ const WITHOUT_NETWORK: &str = "VITALS_TESTKIT_WITHOUT_NETWORK";
 /// }
 /// ```
 pub fn inside_namespace_without_network(name: &str) -> bool {
-    if std::env::var_os(WITHOUT_NETWORK).is_some() {
+    inside_new_namespaces(name, &["--net"])
+}
+
+/// Outside, runs the test `name` of this test binary again under `unshare` with `flags` (new
+/// namespaces of its own: `--net`, `--mount`, …), asserts that it passed, and returns `false`;
+/// inside that run, returns `true` so the test's body runs there. What the body changes (a
+/// mount, a link) ends with its namespaces: the machine is left as it was.
+pub fn inside_new_namespaces(name: &str, flags: &[&str]) -> bool {
+    if std::env::var_os(INSIDE_NAMESPACE).is_some() {
         return true;
     }
     let output = std::process::Command::new(require_binary("unshare"))
-        .arg("--net")
+        .args(flags)
         .arg("--")
         .arg(std::env::current_exe().expect("the test binary's path"))
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(WITHOUT_NETWORK, "1")
+        .env(INSIDE_NAMESPACE, "1")
         .output()
         .expect("run unshare");
     let text = format!(
@@ -134,7 +141,8 @@ pub fn inside_namespace_without_network(name: &str) -> bool {
     );
     assert!(
         output.status.success() && text.contains("1 passed"),
-        "`{name}` inside a network namespace failed ({}):\n{text}",
+        "`{name}` inside new namespaces ({}) failed ({}):\n{text}",
+        flags.join(" "),
         output.status
     );
     false

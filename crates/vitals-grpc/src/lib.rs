@@ -1,0 +1,327 @@
+//! A [`vitals_core::Check`] of an upstream gRPC service's health, through the standard
+//! `grpc.health.v1.Health/Check` (tonic-health's generated client).
+//!
+//! `SERVING` passes. `NOT_SERVING`, a service the server does not know (`NOT_FOUND`, or
+//! `SERVICE_UNKNOWN` in the answer), a server without the health service (`UNIMPLEMENTED`),
+//! and a server that cannot be reached fail, each in words.
+//!
+//! ```
+//! use std::time::Duration;
+//! use vitals_grpc::GrpcHealthCheck;
+//!
+//! let payments = GrpcHealthCheck::builder("https://payments.internal:443")
+//!     .service("payments.v1.Payments")
+//!     .name("payments")
+//!     .request_timeout(Duration::from_secs(2))
+//!     .build()
+//!     .unwrap();
+//! # let _ = payments;
+//! ```
+//!
+//! The builder has the vocabulary of every vitals probe crate: `builder(url)` or
+//! `builder_for_channel(channel)`, then `name`, `component`, `secret`, `attempt_timeout` and
+//! `build()`. Built from a URL, the check keeps a lazily connected tonic `Channel`: it connects
+//! on the first attempt and reconnects by itself after the upstream restarts.
+#![forbid(unsafe_code)]
+
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
+
+use tonic::{
+    Code, Status,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use vitals_core::{
+    Cause, CheckError, CheckSettings, Details, InvalidConfig, SettingsCheck, async_trait, scrub,
+};
+
+pub use tonic;
+
+/// The default bound of connecting (TCP, TLS, HTTP/2).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default bound of the `Check` call (sent as `grpc-timeout` too).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Checks an upstream's `grpc.health.v1.Health/Check`.
+pub struct GrpcHealthCheck {
+    settings: CheckSettings,
+    channel: Channel,
+    target: String,
+    service: String,
+    connect_timeout: Option<Duration>,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for GrpcHealthCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcHealthCheck")
+            .field("name", &self.settings.name())
+            .field("target", &self.target)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Source {
+    Url(String),
+    Channel(Channel),
+}
+
+/// Builds a [`GrpcHealthCheck`].
+#[must_use = "call .build() to get the check"]
+pub struct GrpcHealthCheckBuilder {
+    source: Source,
+    settings: CheckSettings,
+    service: String,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    ca_pem: Vec<String>,
+}
+
+impl fmt::Debug for GrpcHealthCheckBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Url(url) => scrub(url),
+            Source::Channel(_) => "channel".to_owned(),
+        };
+        f.debug_struct("GrpcHealthCheckBuilder")
+            .field("source", &source)
+            .field("service", &self.service)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcHealthCheck {
+    /// A builder for a check of the server at `url` (`http://host:port` for plain HTTP/2,
+    /// `https://host:port` for TLS).
+    pub fn builder(url: impl Into<String>) -> GrpcHealthCheckBuilder {
+        GrpcHealthCheck::builder_from(Source::Url(url.into()))
+    }
+
+    /// A builder for a check sent on the application's own channel.
+    pub fn builder_for_channel(channel: Channel) -> GrpcHealthCheckBuilder {
+        GrpcHealthCheck::builder_from(Source::Channel(channel))
+    }
+
+    fn builder_from(source: Source) -> GrpcHealthCheckBuilder {
+        GrpcHealthCheckBuilder {
+            source,
+            settings: CheckSettings::new("grpc", "grpc"),
+            service: String::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            ca_pem: Vec::new(),
+        }
+    }
+}
+
+impl GrpcHealthCheckBuilder {
+    /// The check's name (default `grpc`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.settings.set_name(name);
+        self
+    }
+
+    /// The check's component (default `grpc`).
+    pub fn component(mut self, component: impl Into<String>) -> Self {
+        self.settings.set_component(component);
+        self
+    }
+
+    /// Scrubs `secret` from every output.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.settings.add_secret(secret);
+        self
+    }
+
+    /// Bounds one attempt (default: connect timeout + request timeout).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.set_attempt_timeout(timeout);
+        self
+    }
+
+    /// The service name to ask about (default `""`: the whole server).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self
+    }
+
+    /// How long connecting may take (default 5 s). Only for a check built from a URL.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the call may take (default 5 s), sent as `grpc-timeout` too.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Also trust these PEM root certificates (a private CA). Only for `https://`.
+    pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
+        self.ca_pem.push(pem.into());
+        self
+    }
+
+    /// Parses the URL and prepares a lazily connected channel (nothing is connected yet).
+    pub fn build(self) -> Result<GrpcHealthCheck, InvalidConfig> {
+        let (channel, target, connect_timeout) = match self.source {
+            Source::Channel(channel) => (channel, "the application's channel".to_owned(), None),
+            Source::Url(url) => {
+                let url = url.trim().to_owned();
+                let invalid = |why: String| {
+                    InvalidConfig::new(format!(
+                        "invalid gRPC URL {:?}: {why}; expected http://host:port or https://host:port",
+                        scrub(&url)
+                    ))
+                };
+                let tls = match url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()) {
+                    Some(s) if s == "http" => false,
+                    Some(s) if s == "https" => true,
+                    _ => return Err(invalid("unsupported scheme".to_owned())),
+                };
+                let mut endpoint = Endpoint::from_shared(url.clone())
+                    .map_err(|e| invalid(e.to_string()))?
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.request_timeout);
+                if endpoint.uri().host().is_none_or(str::is_empty) {
+                    return Err(invalid("no host".to_owned()));
+                }
+                if tls {
+                    let mut config = ClientTlsConfig::new().with_native_roots();
+                    for pem in &self.ca_pem {
+                        config = config.ca_certificate(Certificate::from_pem(pem));
+                    }
+                    endpoint = endpoint
+                        .tls_config(config)
+                        .map_err(|e| invalid(e.to_string()))?;
+                }
+                let target = endpoint.uri().to_string().trim_end_matches('/').to_owned();
+                (
+                    endpoint.connect_lazy(),
+                    scrub(&target),
+                    Some(self.connect_timeout),
+                )
+            }
+        };
+        Ok(GrpcHealthCheck {
+            settings: self.settings,
+            channel,
+            target,
+            service: self.service,
+            connect_timeout,
+            request_timeout: self.request_timeout,
+        })
+    }
+}
+
+impl GrpcHealthCheck {
+    /// `service "x"`, or `the server` for `""`.
+    fn subject(&self) -> String {
+        if self.service.is_empty() {
+            "the server".to_owned()
+        } else {
+            format!("service {:?}", self.service)
+        }
+    }
+
+    /// A failed call in words: the code's meaning, the server's message, the transport's cause.
+    fn failed_call(&self, status: &Status) -> CheckError {
+        let context = format!("Check on {}", self.target);
+        match status.code() {
+            Code::NotFound => CheckError::new(format!(
+                "{context}: {} is unknown to the server (NOT_FOUND)",
+                self.subject()
+            )),
+            Code::Unimplemented => CheckError::new(format!(
+                "{context}: the server does not implement grpc.health.v1.Health (UNIMPLEMENTED)"
+            )),
+            Code::DeadlineExceeded | Code::Cancelled => CheckError::new(format!(
+                "{context}: no answer within {} ms (the request timeout)",
+                self.request_timeout.as_millis()
+            )),
+            _ => {
+                let mut text = status.message().to_owned();
+                let mut source = std::error::Error::source(status);
+                while let Some(inner) = source {
+                    let line = inner.to_string();
+                    if !text.contains(&line) {
+                        text.push_str(": ");
+                        text.push_str(&line);
+                    }
+                    source = inner.source();
+                }
+                let hint = Cause::recognise(&text).map(Cause::phrase);
+                Cause::describe(&format!("{context} ({:?})", status.code()), hint, &text)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SettingsCheck for GrpcHealthCheck {
+    fn settings(&self) -> &CheckSettings {
+        &self.settings
+    }
+
+    fn driver_timeout(&self) -> Option<Duration> {
+        Some(self.connect_timeout.unwrap_or_default() + self.request_timeout)
+    }
+
+    async fn attempt(&self) -> Result<Details, CheckError> {
+        let started = Instant::now();
+        let mut client = HealthClient::new(self.channel.clone());
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: self.service.clone(),
+        });
+        request.set_timeout(self.request_timeout);
+        let bound = self.connect_timeout.unwrap_or_default() + self.request_timeout;
+        let reply = match tokio::time::timeout(bound, client.check(request)).await {
+            Ok(Ok(reply)) => reply.into_inner(),
+            Ok(Err(status)) => return Err(self.failed_call(&status)),
+            Err(_) => {
+                return Err(CheckError::new(format!(
+                    "Check on {}: no answer within {} ms (connect and request timeouts)",
+                    self.target,
+                    bound.as_millis()
+                )));
+            }
+        };
+        let status = ServingStatus::try_from(reply.status).unwrap_or(ServingStatus::Unknown);
+        let details = Details::new()
+            .with("target", &self.target)
+            .with("service", &self.service)
+            .with("status", status.as_str_name())
+            .with("latency_ms", started.elapsed().as_millis());
+        match status {
+            ServingStatus::Serving => Ok(details),
+            ServingStatus::NotServing => Err(CheckError::new(format!(
+                "{} reports {} NOT_SERVING",
+                self.target,
+                self.subject()
+            ))
+            .with_details(details)),
+            ServingStatus::ServiceUnknown => Err(CheckError::new(format!(
+                "{} does not know {} (SERVICE_UNKNOWN)",
+                self.target,
+                self.subject()
+            ))
+            .with_details(details)),
+            ServingStatus::Unknown => Err(CheckError::new(format!(
+                "{} reports {} as UNKNOWN",
+                self.target,
+                self.subject()
+            ))
+            .with_details(details)),
+        }
+    }
+}
