@@ -12,6 +12,7 @@
 pub mod grpc;
 mod mongo;
 mod moto;
+mod nats;
 mod process;
 mod proxy;
 mod redis;
@@ -22,6 +23,7 @@ mod tls;
 
 pub use mongo::MongoServer;
 pub use moto::MotoServer;
+pub use nats::{NatsServer, NatsServerBuilder};
 pub use process::{
     free_port, inside_namespace_without_network, inside_new_namespaces, require_binary,
     wait_for_port,
