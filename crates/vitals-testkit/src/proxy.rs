@@ -29,6 +29,7 @@ pub struct FaultProxy {
     fault: Arc<Mutex<Fault>>,
     upstream: Arc<Mutex<SocketAddr>>,
     _stop: watch::Sender<()>,
+    sever: watch::Sender<()>,
 }
 
 impl FaultProxy {
@@ -46,6 +47,7 @@ impl FaultProxy {
         let fault = Arc::new(Mutex::new(Fault::Pass));
         let upstream = Arc::new(Mutex::new(upstream));
         let (stop_tx, stop_rx) = watch::channel(());
+        let (sever_tx, sever_rx) = watch::channel(());
         let shared = fault.clone();
         let target = upstream.clone();
         tokio::spawn(async move {
@@ -59,7 +61,14 @@ impl FaultProxy {
                 let fault = *shared.lock().unwrap();
                 let upstream = *target.lock().unwrap();
                 let stop = stop_rx.clone();
-                tokio::spawn(handle(client, upstream, fault, stop));
+                let mut sever = sever_rx.clone();
+                sever.mark_unchanged();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = handle(client, upstream, fault, stop) => {}
+                        _ = sever.changed() => {}
+                    }
+                });
             }
         });
         FaultProxy {
@@ -67,7 +76,14 @@ impl FaultProxy {
             fault,
             upstream,
             _stop: stop_tx,
+            sever: sever_tx,
         }
+    }
+
+    /// Closes every connection open now, both ways, as a server that dies does (new
+    /// connections get the current fault).
+    pub fn sever(&self) {
+        self.sever.send_replace(());
     }
 
     /// The address clients connect to.
