@@ -9,6 +9,12 @@
 //! - `mongodb`: the MongoDB check, as `mongodb`;
 //! - `s3`: the S3 bucket check, as `s3`;
 //! - `http`: the HTTP upstream / custom-code runner check, as `http`;
+//! - `sql`: the PostgreSQL and MySQL/MariaDB check, as `sql`;
+//! - `amqp`: the RabbitMQ / AMQP 0-9-1 check, as `amqp`;
+//! - `nats`: the NATS check, as `nats`;
+//! - `net`: TCP, DNS and TLS certificate checks, as `net`;
+//! - `system`: the free disk space check, as `system`;
+//! - `grpc`: an upstream's `grpc.health.v1`, as `grpc`;
 //! - `tonic`: `grpc.health.v1` served from the registry, as `tonic`;
 //! - `env`: the deployment guide's environment variables, as `env`.
 #![forbid(unsafe_code)]
@@ -31,6 +37,24 @@ pub use vitals_s3 as s3;
 
 #[cfg(feature = "http")]
 pub use vitals_http as http;
+
+#[cfg(feature = "sql")]
+pub use vitals_sql as sql;
+
+#[cfg(feature = "amqp")]
+pub use vitals_amqp as amqp;
+
+#[cfg(feature = "nats")]
+pub use vitals_nats as nats;
+
+#[cfg(feature = "net")]
+pub use vitals_net as net;
+
+#[cfg(feature = "system")]
+pub use vitals_system as system;
+
+#[cfg(feature = "grpc")]
+pub use vitals_grpc as grpc;
 
 #[cfg(feature = "tonic")]
 pub use vitals_tonic as tonic;

@@ -105,3 +105,81 @@ async fn the_tonic_example_serves_grpc_health_http_probes_and_its_service() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Each probe crate's example, run as a process against the machine's services (or a loopback
+/// server of the test's own): the verbose report on stdout, the exit status from the result.
+#[tokio::test]
+async fn each_probe_crates_example_checks_its_target_once() {
+    use time::OffsetDateTime;
+    use vitals_testkit::{TestCa, TlsServer};
+
+    let run = |name: &str, args: Vec<String>, env: Vec<(&str, String)>| {
+        let mut command = tokio::process::Command::new(common::example(name));
+        command.args(args).envs(env);
+        async move {
+            let out = tokio::time::timeout(Duration::from_secs(60), command.output())
+                .await
+                .unwrap()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    for (name, target, line) in [
+        (
+            "database",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "[+]database ok",
+        ),
+        (
+            "database",
+            "mysql://root@127.0.0.1:3306/test",
+            "[+]database ok",
+        ),
+        (
+            "rabbitmq",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "[+]amqp ok",
+        ),
+        ("nats", "nats://127.0.0.1:4222", "[+]nats ok"),
+        ("disk", "/", "[+]disk ok"),
+    ] {
+        let (code, stdout) = run(name, vec![target.to_owned()], vec![]).await;
+        assert_eq!(code, Some(0), "{name} {target}: {stdout}");
+        assert!(stdout.starts_with(line), "{name}: {stdout}");
+    }
+
+    // A certificate from a test CA, trusted through SSL_CERT_FILE (the system's roots).
+    let ca = TestCa::new();
+    let now = OffsetDateTime::now_utc();
+    let (cert, key) = ca.issue(
+        &["localhost"],
+        now - time::Duration::days(1),
+        now + time::Duration::days(90),
+    );
+    let tls = TlsServer::start(&cert, &key).await;
+    let target = format!("localhost:{}", tls.addr().port());
+    let trusted = vec![("SSL_CERT_FILE", ca.ca_path().display().to_string())];
+    let (code, stdout) = run("certificate", vec![target.clone()], trusted).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.starts_with("[+]certificate ok"), "{stdout}");
+
+    // An upstream gRPC server: tonic-health's own.
+    let (_reporter, service) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let (code, stdout) = run("grpc_upstream", vec![format!("http://{addr}")], vec![]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.starts_with("[+]grpc ok"), "{stdout}");
+
+    // A target it cannot read: status 2.
+    let (code, _) = run("database", vec!["redis://x".to_owned()], vec![]).await;
+    assert_eq!(code, Some(2));
+}

@@ -59,7 +59,7 @@ pub struct AmqpCheck {
 
 enum Target {
     Url {
-        uri: AMQPUri,
+        uri: Box<AMQPUri>,
         endpoint: String,
         connect_timeout: Duration,
         ca_pem: Option<String>,
@@ -214,7 +214,7 @@ impl AmqpCheckBuilder {
                 }
                 let endpoint = format!("{}:{}", uri.authority.host, uri.authority.port);
                 Target::Url {
-                    uri,
+                    uri: Box::new(uri),
                     endpoint,
                     connect_timeout: self.connect_timeout,
                     ca_pem: self.ca_pem,

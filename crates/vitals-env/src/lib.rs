@@ -12,6 +12,11 @@
 //! | `redis` | `REDIS_URI` | `redis` | no, by default (`NON_CRITICAL_HEALTH_CHECKS`) |
 //! | `storage` | any `*_STORAGE_BUCKET` | `storage` | yes |
 //! | `custom_code` | `CUSTOM_CODE_RUNNER_URI` | `custom_code` | yes |
+//! | `database` | `DATABASE_URL` | `database` | yes |
+//! | `amqp` | `AMQP_URL` | `amqp` | yes |
+//! | `nats` | `NATS_URL` | `nats` | yes |
+//! | `certificate:host:port` | each of `TLS_CERTIFICATE_ENDPOINTS` | `certificate` | yes |
+//! | `disk` | `DISK_SPACE_PATH` | `disk` | yes |
 //!
 //! ```
 //! use vitals_env::EnvConfig;
@@ -406,5 +411,91 @@ fn checks<L: FnMut(&str) -> Option<String>>(
         builder.build()
     })?;
     checks.extend(redis.map(|c| Arc::new(c) as Arc<dyn Check>));
+
+    own_checks(env, &mut checks)?;
     Ok(checks)
+}
+
+/// The checks of vitals' own variables (beyond the guide's backends).
+fn own_checks<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
+    let database = env.built(&var::DATABASE_URL, "a database URL", |url| {
+        vitals_sql::SqlCheck::builder(url).build()
+    })?;
+    checks.extend(database.map(|c| Arc::new(c) as Arc<dyn Check>));
+
+    let queue = env.parsed(&var::AMQP_QUEUE, "a queue name", |raw| {
+        (!raw.is_empty()).then(|| raw.to_owned())
+    })?;
+    let amqp = env.built(&var::AMQP_URL, "an AMQP URL", |url| {
+        let mut builder = vitals_amqp::AmqpCheck::builder(url);
+        if let Some(queue) = &queue {
+            builder = builder.queue(queue);
+        }
+        builder.build()
+    })?;
+    checks.extend(amqp.map(|c| Arc::new(c) as Arc<dyn Check>));
+
+    let jetstream = env.boolean(&var::NATS_JETSTREAM)?.expect(DEFAULTED);
+    let nats = env.built(&var::NATS_URL, "a NATS URL", |url| {
+        vitals_nats::NatsCheck::builder(url)
+            .jetstream(jetstream)
+            .build()
+    })?;
+    checks.extend(nats.map(|c| Arc::new(c) as Arc<dyn Check>));
+
+    let warn_days = env
+        .whole_number(
+            &var::TLS_CERTIFICATE_WARN_DAYS,
+            0..=3650,
+            "a whole number of days",
+        )?
+        .expect(DEFAULTED) as u32;
+    let endpoints = env.built(
+        &var::TLS_CERTIFICATE_ENDPOINTS,
+        "a comma list of host[:port]",
+        |list| {
+            let mut built = Vec::new();
+            for item in list.split(',').map(str::trim) {
+                if item.is_empty() {
+                    return Err("found an empty item".to_owned());
+                }
+                let builder = || vitals_net::CertificateCheck::builder(item).warn_days(warn_days);
+                let endpoint = builder().build().map_err(|e| e.to_string())?.endpoint();
+                let name = format!("certificate:{endpoint}");
+                if built
+                    .iter()
+                    .any(|c: &vitals_net::CertificateCheck| c.name() == name)
+                {
+                    return Err(format!("{endpoint} is listed twice"));
+                }
+                built.push(builder().name(name).build().map_err(|e| e.to_string())?);
+            }
+            Ok(built)
+        },
+    )?;
+    for check in endpoints.into_iter().flatten() {
+        checks.push(Arc::new(check));
+    }
+
+    let threshold = env
+        .whole_number(
+            &var::DISK_SPACE_THRESHOLD,
+            0..=u64::from(u32::MAX),
+            "a whole number of MiB",
+        )?
+        .expect(DEFAULTED);
+    let disk = env.built(&var::DISK_SPACE_PATH, "an absolute path", |path| {
+        if !path.starts_with('/') {
+            return Err("not an absolute path".to_owned());
+        }
+        vitals_system::DiskSpaceCheck::builder(path)
+            .warn_below(threshold * 1024 * 1024)
+            .build()
+            .map_err(|e| e.to_string())
+    })?;
+    checks.extend(disk.map(|c| Arc::new(c) as Arc<dyn Check>));
+    Ok(())
 }

@@ -7,8 +7,19 @@ use vitals_core::{Components, scrub};
 
 use crate::{EnvError, Variable, variables::DefaultValue};
 
-/// The components the deployment guide names.
-pub const COMPONENTS: [&str; 4] = ["mongo", "redis", "storage", "custom_code"];
+/// The components `SKIP_HEALTH_CHECKS` and `NON_CRITICAL_HEALTH_CHECKS` accept: the
+/// deployment guide's four, then those of vitals' own variables.
+pub const COMPONENTS: [&str; 9] = [
+    "mongo",
+    "redis",
+    "storage",
+    "custom_code",
+    "database",
+    "amqp",
+    "nats",
+    "certificate",
+    "disk",
+];
 
 /// The largest number of milliseconds accepted: one day.
 const ONE_DAY_MS: u64 = 86_400_000;

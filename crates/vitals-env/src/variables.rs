@@ -90,7 +90,7 @@ pub const MAX_RETRY_DELAY: Variable = guide(
 pub const SKIP: Variable = guide(
     "SKIP_HEALTH_CHECKS",
     DefaultValue::None,
-    "`all` or a comma list of `mongo`, `redis`, `storage`, `custom_code`: reported as skipped, not run",
+    "`all` or a comma list of `mongo`, `redis`, `storage`, `custom_code`, `database`, `amqp`, `nats`, `certificate`, `disk`: reported as skipped, not run",
 );
 /// `NON_CRITICAL_HEALTH_CHECKS`.
 pub const NON_CRITICAL: Variable = own(
@@ -176,6 +176,64 @@ pub const CUSTOM_CODE_RUNNER_URI: Variable = guide(
     DefaultValue::None,
     "the custom-code runner's `http(s)://` URL: adds the `custom_code` check",
 );
+/// `DATABASE_URL`.
+pub const DATABASE_URL: Variable = own(
+    "DATABASE_URL",
+    DefaultValue::None,
+    "`postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL, as sqlx reads it (TLS by its `sslmode`/`ssl-mode` and CA parameters): adds the `database` check",
+);
+/// `AMQP_URL`.
+pub const AMQP_URL: Variable = own(
+    "AMQP_URL",
+    DefaultValue::None,
+    "RabbitMQ (AMQP 0-9-1) `amqp://` or `amqps://` URL: adds the `amqp` check (connection and channel open)",
+);
+/// `AMQP_QUEUE`.
+pub const AMQP_QUEUE: Variable = own(
+    "AMQP_QUEUE",
+    DefaultValue::None,
+    "a queue the `amqp` check declares passively: it fails when the queue does not exist",
+);
+/// `NATS_URL`.
+pub const NATS_URL: Variable = own(
+    "NATS_URL",
+    DefaultValue::None,
+    "`nats://` or `tls://` URL, as the nats CLI reads it: adds the `nats` check (a round trip through the server)",
+);
+/// `NATS_JETSTREAM`.
+pub const NATS_JETSTREAM: Variable = own(
+    "NATS_JETSTREAM",
+    DefaultValue::Text("false"),
+    "`true` also checks that JetStream answers for the account",
+);
+/// `TLS_CERTIFICATE_ENDPOINTS`.
+pub const TLS_CERTIFICATE_ENDPOINTS: Variable = own(
+    "TLS_CERTIFICATE_ENDPOINTS",
+    DefaultValue::None,
+    "comma list of `host[:port]` (443 by default) whose certificates to watch: adds a `certificate:host:port` check each (component `certificate`)",
+);
+/// `TLS_CERTIFICATE_WARN_DAYS`.
+pub const TLS_CERTIFICATE_WARN_DAYS: Variable = own(
+    "TLS_CERTIFICATE_WARN_DAYS",
+    DefaultValue::Count(vitals_net::DEFAULT_WARN_DAYS),
+    "warn this many days before a watched certificate expires (expired, wrong name or untrusted fails)",
+);
+/// `DISK_SPACE_PATH`.
+pub const DISK_SPACE_PATH: Variable = own(
+    "DISK_SPACE_PATH",
+    DefaultValue::None,
+    "a path whose file system's free space to watch: adds the `disk` check",
+);
+/// `DISK_SPACE_THRESHOLD_MB`.
+pub const DISK_SPACE_THRESHOLD: Variable = own(
+    "DISK_SPACE_THRESHOLD_MB",
+    DefaultValue::Count(DISK_SPACE_THRESHOLD_MIB),
+    "the `disk` check warns below this many MiB free (Spring Boot's diskSpace threshold)",
+);
+
+/// vitals-system's default threshold, in the MiB the variable counts.
+const DISK_SPACE_THRESHOLD_MIB: u32 = (vitals_system::DEFAULT_THRESHOLD / (1024 * 1024)) as u32;
+
 /// `PORT`.
 pub const PORT: Variable = guide(
     "PORT",
@@ -251,6 +309,15 @@ pub const VARIABLES: &[Variable] = &[
     STORAGE_DEEP_CHECK,
     S3_FORCE_PATH_STYLE,
     CUSTOM_CODE_RUNNER_URI,
+    DATABASE_URL,
+    AMQP_URL,
+    AMQP_QUEUE,
+    NATS_URL,
+    NATS_JETSTREAM,
+    TLS_CERTIFICATE_ENDPOINTS,
+    TLS_CERTIFICATE_WARN_DAYS,
+    DISK_SPACE_PATH,
+    DISK_SPACE_THRESHOLD,
     PORT,
     LISTEN_ADDRESS,
     DETAILS,

@@ -206,6 +206,11 @@ fn plural(n: i64, word: &str) -> String {
 }
 
 impl CertificateCheck {
+    /// The endpoint checked, `host:port` (`[v6]:port`).
+    pub fn endpoint(&self) -> String {
+        self.endpoint.to_string()
+    }
+
     /// The verdict on a certificate whose verification failed, in words.
     fn broken(&self, error: &CertificateError, facts: &Facts, days_left: i64) -> String {
         let name = self.server_name.to_str();

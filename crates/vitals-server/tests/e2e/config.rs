@@ -33,6 +33,8 @@ fn cases() -> Vec<(&'static str, &'static str)> {
         "HEALTH_CHECK_CACHE_TTL_MS",
         "HEALTH_CHECK_TIMEOUT_MS",
         "SHUTDOWN_DELAY_MS",
+        "TLS_CERTIFICATE_WARN_DAYS",
+        "DISK_SPACE_THRESHOLD_MB",
         "PORT",
     ] {
         cases.extend(NUMBER_JUNK.iter().map(|junk| (var, *junk)));
@@ -46,6 +48,7 @@ fn cases() -> Vec<(&'static str, &'static str)> {
         "REDIS_DISABLE_TLS_VERIFICATION",
         "STORAGE_DEEP_CHECK",
         "S3_FORCE_PATH_STYLE",
+        "NATS_JETSTREAM",
     ] {
         cases.extend(BOOL_JUNK.iter().map(|junk| (var, *junk)));
     }
@@ -88,6 +91,35 @@ fn cases() -> Vec<(&'static str, &'static str)> {
             .iter()
             .map(|j| ("CUSTOM_CODE_RUNNER_URI", *j)),
     );
+    let urls: [(&str, &[&str]); 6] = [
+        (
+            "DATABASE_URL",
+            &[
+                "",
+                "postgres//db",
+                "redis://db",
+                "postgres://db:99999/x",
+                "db:5432",
+            ],
+        ),
+        (
+            "AMQP_URL",
+            &["", "amqp//rabbit", "http://rabbit", "amqp://rabbit:port"],
+        ),
+        ("AMQP_QUEUE", &["", " "]),
+        (
+            "NATS_URL",
+            &["", "nats//bus", "http://bus", "nats://bus:99999"],
+        ),
+        (
+            "TLS_CERTIFICATE_ENDPOINTS",
+            &["", "a,,b", "https://api", "api:0", "::1:443", "api:443,api"],
+        ),
+        ("DISK_SPACE_PATH", &["", "relative/path"]),
+    ];
+    for (var, junk) in urls {
+        cases.extend(junk.iter().map(|j| (var, *j)));
+    }
     for var in [
         "TMP_STORAGE_BUCKET",
         "CONNECTORS_STORAGE_BUCKET",
@@ -121,7 +153,7 @@ async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
 #[tokio::test]
 async fn junk_in_any_variable_is_a_clear_startup_error() {
     let cases = cases();
-    assert!(cases.len() > 150, "the table covers every variable");
+    assert!(cases.len() > 190, "the table covers every variable");
     for (var, junk) in cases {
         let (code, stderr) = run(&[(var, junk)]).await;
         assert!(

@@ -8,6 +8,7 @@ mod common;
 
 mod aws;
 mod config;
+mod dependencies;
 mod dns;
 mod grpc;
 mod image;
