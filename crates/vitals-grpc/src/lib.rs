@@ -51,7 +51,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Checks an upstream's `grpc.health.v1.Health/Check`.
 pub struct GrpcHealthCheck {
     settings: CheckSettings,
-    channel: Channel,
+    channel: Upstream,
     target: String,
     service: String,
     connect_timeout: Option<Duration>,
@@ -71,6 +71,25 @@ impl fmt::Debug for GrpcHealthCheck {
 enum Source {
     Url(String),
     Channel(Channel),
+}
+
+/// Where calls go: the application's channel, or an endpoint whose lazily connected channel is
+/// made at the first attempt (tonic spawns its connection task, which needs the runtime the
+/// check runs on, not the one that built it, if any).
+enum Upstream {
+    Channel(Channel),
+    Endpoint(Box<Endpoint>, std::sync::OnceLock<Channel>),
+}
+
+impl Upstream {
+    fn channel(&self) -> Channel {
+        match self {
+            Upstream::Channel(channel) => channel.clone(),
+            Upstream::Endpoint(endpoint, channel) => {
+                channel.get_or_init(|| endpoint.connect_lazy()).clone()
+            }
+        }
+    }
 }
 
 /// Builds a [`GrpcHealthCheck`].
@@ -175,7 +194,11 @@ impl GrpcHealthCheckBuilder {
     /// Parses the URL and prepares a lazily connected channel (nothing is connected yet).
     pub fn build(self) -> Result<GrpcHealthCheck, InvalidConfig> {
         let (channel, target, connect_timeout) = match self.source {
-            Source::Channel(channel) => (channel, "the application's channel".to_owned(), None),
+            Source::Channel(channel) => (
+                Upstream::Channel(channel),
+                "the application's channel".to_owned(),
+                None,
+            ),
             Source::Url(url) => {
                 let url = url.trim().to_owned();
                 let invalid = |why: String| {
@@ -207,7 +230,7 @@ impl GrpcHealthCheckBuilder {
                 }
                 let target = endpoint.uri().to_string().trim_end_matches('/').to_owned();
                 (
-                    endpoint.connect_lazy(),
+                    Upstream::Endpoint(Box::new(endpoint), std::sync::OnceLock::new()),
                     scrub(&target),
                     Some(self.connect_timeout),
                 )
@@ -279,7 +302,7 @@ impl SettingsCheck for GrpcHealthCheck {
 
     async fn attempt(&self) -> Result<Details, CheckError> {
         let started = Instant::now();
-        let mut client = HealthClient::new(self.channel.clone());
+        let mut client = HealthClient::new(self.channel.channel());
         let mut request = tonic::Request::new(HealthCheckRequest {
             service: self.service.clone(),
         });
