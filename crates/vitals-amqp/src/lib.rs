@@ -244,21 +244,6 @@ fn close(connection: Arc<Connection>) {
     }
 }
 
-/// lapin's error in words: the cause first when one is recognised.
-fn describe(context: &str, error: &lapin::Error) -> CheckError {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        let line = inner.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = inner.source();
-    }
-    Cause::describe(context, Cause::recognise(&text).map(Cause::phrase), &text)
-}
-
 impl AmqpCheck {
     /// A channel, the queue when asked, on an open connection.
     async fn probe(&self, connection: &Connection, endpoint: &str) -> Result<Details, CheckError> {
@@ -272,7 +257,7 @@ impl AmqpCheck {
             let channel = connection
                 .create_channel()
                 .await
-                .map_err(|e| describe(&format!("open a channel on {endpoint}"), &e))?;
+                .map_err(|e| Cause::describe_error(&format!("open a channel on {endpoint}"), &e))?;
             let mut facts = Vec::new();
             if let Some(queue) = &self.queue {
                 let options = QueueDeclareOptions {
@@ -290,7 +275,10 @@ impl AmqpCheck {
                                  answered NOT_FOUND)"
                             ))
                         } else {
-                            describe(&format!("declare queue {queue:?} on {endpoint}"), &e)
+                            Cause::describe_error(
+                                &format!("declare queue {queue:?} on {endpoint}"),
+                                &e,
+                            )
                         }
                     })?;
                 facts.push(("queue_messages", declared.message_count()));
@@ -330,7 +318,7 @@ impl AmqpCheck {
         let connect = || async {
             let context = format!("connect to {endpoint}");
             let runtime = lapin::runtime::default_runtime()
-                .map_err(|e| describe("no async runtime for lapin", &e))?;
+                .map_err(|e| Cause::describe_error("no async runtime for lapin", &e))?;
             let tls = OwnedTLSConfig {
                 identity: None,
                 cert_chain: ca_pem.cloned(),
@@ -343,7 +331,7 @@ impl AmqpCheck {
             );
             match tokio::time::timeout(connect_timeout, open).await {
                 Ok(Ok(connection)) => Ok(Arc::new(connection)),
-                Ok(Err(error)) => Err(describe(&context, &error)),
+                Ok(Err(error)) => Err(Cause::describe_error(&context, &error)),
                 Err(_) => Err(CheckError::new(format!(
                     "{context}: timed out after {} ms (the connect timeout)",
                     connect_timeout.as_millis()

@@ -91,6 +91,28 @@ impl Cause {
     }
 }
 
+impl Cause {
+    /// [`Cause::describe`] for a driver's error value: the error and its chain of sources
+    /// (as [`CheckError::from_error`] joins them) is the detail, and the cause is the one
+    /// recognised in it.
+    ///
+    /// ```
+    /// use vitals_core::Cause;
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+    /// let error = Cause::describe_error("connect to db:5432", &io);
+    /// assert_eq!(
+    ///     error.message(),
+    ///     "connect to db:5432: connection refused: nothing listens at that address (Connection refused)"
+    /// );
+    /// ```
+    pub fn describe_error(context: &str, error: &(dyn std::error::Error + 'static)) -> CheckError {
+        let chain = CheckError::from_error(error);
+        let text = chain.message();
+        Cause::describe(context, Cause::recognise(text).map(Cause::phrase), text)
+    }
+}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.phrase())

@@ -273,15 +273,14 @@ impl GrpcHealthCheck {
                 self.request_timeout.as_millis()
             )),
             _ => {
+                // tonic's Display of a Status is its Debug fields; the message and the
+                // transport's chain of sources are the words.
                 let mut text = status.message().to_owned();
-                let mut source = std::error::Error::source(status);
-                while let Some(inner) = source {
-                    let line = inner.to_string();
-                    if !text.contains(&line) {
-                        text.push_str(": ");
-                        text.push_str(&line);
+                if let Some(source) = std::error::Error::source(status) {
+                    let chain = CheckError::from_error(source);
+                    if !text.contains(chain.message()) {
+                        text = format!("{text}: {}", chain.message());
                     }
-                    source = inner.source();
                 }
                 let hint = Cause::recognise(&text).map(Cause::phrase);
                 Cause::describe(&format!("{context} ({:?})", status.code()), hint, &text)

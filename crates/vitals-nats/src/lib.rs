@@ -283,22 +283,6 @@ fn close(client: Client) {
     }
 }
 
-/// An async-nats error in words: the cause first when one is recognised.
-fn describe(context: &str, error: &dyn std::error::Error) -> CheckError {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let line = inner.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = inner.source();
-    }
-    let hint = Cause::recognise(&text).map(Cause::phrase);
-    Cause::describe(context, hint, &text)
-}
-
 impl NatsCheck {
     /// The round trip (and JetStream) on a connected client.
     async fn probe(&self, client: &Client, endpoint: &str) -> Result<Details, CheckError> {
@@ -319,15 +303,15 @@ impl NatsCheck {
             let mut subscription = client
                 .subscribe(inbox.clone())
                 .await
-                .map_err(|e| describe(&format!("subscribe on {endpoint}"), &e))?;
+                .map_err(|e| Cause::describe_error(&format!("subscribe on {endpoint}"), &e))?;
             client
                 .publish(inbox, "vitals".into())
                 .await
-                .map_err(|e| describe(&format!("publish on {endpoint}"), &e))?;
+                .map_err(|e| Cause::describe_error(&format!("publish on {endpoint}"), &e))?;
             client
                 .flush()
                 .await
-                .map_err(|e| describe(&format!("flush to {endpoint}"), &e))?;
+                .map_err(|e| Cause::describe_error(&format!("flush to {endpoint}"), &e))?;
             let message = subscription.next().await;
             let _ = subscription.unsubscribe().await;
             message.map(|_| ()).ok_or_else(|| {
@@ -370,7 +354,9 @@ impl NatsCheck {
         let request = client.request(JETSTREAM_INFO, "".into());
         let reply = match tokio::time::timeout(self.request_timeout, request).await {
             Ok(Ok(reply)) => reply,
-            Ok(Err(error)) => return Err(describe(&context, &error).with_details(details)),
+            Ok(Err(error)) => {
+                return Err(Cause::describe_error(&context, &error).with_details(details));
+            }
             Err(_) => {
                 return Err(CheckError::new(format!(
                     "{context}: no answer within {} ms (the request timeout)",
@@ -429,7 +415,7 @@ impl NatsCheck {
             let bound = connect_timeout + Duration::from_millis(100);
             match tokio::time::timeout(bound, options.connect(url)).await {
                 Ok(Ok(client)) => Ok(client),
-                Ok(Err(error)) => Err(describe(&context, &error)),
+                Ok(Err(error)) => Err(Cause::describe_error(&context, &error)),
                 Err(_) => Err(CheckError::new(format!(
                     "{context}: timed out after {} ms (the connect timeout)",
                     connect_timeout.as_millis()

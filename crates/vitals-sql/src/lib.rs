@@ -433,20 +433,10 @@ fn describe(context: &str, error: &sqlx::Error) -> CheckError {
     Cause::describe(context, cause.map(Cause::phrase), &text)
 }
 
-/// sqlx's Display, with the sources of a TLS error (its top line alone says only "error
-/// occurred while attempting to establish a TLS connection").
+/// sqlx's Display with its sources (a TLS error's top line alone says only "error occurred
+/// while attempting to establish a TLS connection").
 fn readable(error: &sqlx::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        let line = inner.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = inner.source();
-    }
-    text
+    CheckError::from_error(error).message().to_owned()
 }
 
 impl Options {
