@@ -9,7 +9,7 @@ use std::{
 use vitals_retry::Backoff;
 
 use crate::{
-    Check, CheckOptions, CheckTiming, Health, Scrubber, Severity, Skip,
+    Check, CheckOptions, CheckTiming, Health, Probes, Scrubber, Severity, Skip,
     engine::{Engine, EngineConfig, Listener, StatusChange},
     entry::{Entry, EntryState},
     metrics::CheckMetrics,
@@ -101,7 +101,79 @@ impl Health {
     }
 }
 
+/// A registered check as the registry will run, time and probe it: what
+/// [`HealthBuilder::plan`] resolves without building anything.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PlannedCheck {
+    /// The check's name.
+    pub name: String,
+    /// Its component.
+    pub component: String,
+    /// Whether its failure fails the probes (else they warn).
+    pub critical: bool,
+    /// Why it is reported as skipped, if it is.
+    pub skipped_by: Option<String>,
+    /// Which probes include it.
+    pub probes: Probes,
+    /// Its timing under the one rule.
+    pub timing: CheckTiming,
+    /// Its retry schedule.
+    pub backoff: Backoff,
+    /// Background mode's period, or `None` on demand.
+    pub interval: Option<Duration>,
+    /// On demand, how long a result is reused.
+    pub ttl: Duration,
+}
+
 impl HealthBuilder {
+    /// Every registered check as the registry would run, time and probe it, resolved by the
+    /// same rule as [`build`](HealthBuilder::build) but without building: nothing runs and no
+    /// runtime is needed. For tools that reason about a configuration (a manifest linter, a
+    /// startup summary).
+    pub fn plan(&self) -> Vec<PlannedCheck> {
+        self.checks
+            .iter()
+            .map(|(check, options)| self.resolve(check.as_ref(), options))
+            .collect()
+    }
+
+    /// How long a probe request waits for a run before it answers from the latest result.
+    pub fn answer_bound(&self) -> Duration {
+        self.answer_within
+    }
+
+    fn resolve(&self, check: &dyn Check, options: &CheckOptions) -> PlannedCheck {
+        let component = check.component().to_owned();
+        let skipped_by = self
+            .skip
+            .skips(&component)
+            .then(|| format!("skipped by {}", self.skip.reason()));
+        let backoff = options.backoff.unwrap_or(self.backoff);
+        let interval = options.interval.or(self.interval);
+        let ttl = options.ttl.unwrap_or(self.ttl);
+        let timing = CheckTiming::resolve(
+            check.attempt_timeout(),
+            options.attempt_timeout,
+            self.attempt_timeout,
+            options.run_budget.or(self.budget),
+            &backoff,
+            interval.unwrap_or(ttl),
+            options.max_age.or(self.max_age),
+        );
+        PlannedCheck {
+            name: check.name().to_owned(),
+            component,
+            critical: options.severity == Severity::Critical,
+            skipped_by,
+            probes: options.probes,
+            timing,
+            backoff,
+            interval,
+            ttl,
+        }
+    }
+
     /// Registers a check with default options.
     pub fn register(self, check: impl Check) -> Self {
         self.register_with(check, CheckOptions::new())
@@ -200,7 +272,7 @@ impl HealthBuilder {
     /// runtime is running.
     pub fn build(mut self) -> Health {
         let mut entries: Vec<Entry> = Vec::with_capacity(self.checks.len());
-        for (check, options) in self.checks {
+        for (check, options) in &self.checks {
             let name = check.name().to_owned();
             assert!(
                 entries.iter().all(|e| e.name != name),
@@ -209,37 +281,20 @@ impl HealthBuilder {
             for secret in check.secrets() {
                 self.scrubber.add(secret);
             }
-            let component = check.component().to_owned();
-            let skipped_by = self
-                .skip
-                .skips(&component)
-                .then(|| format!("skipped by {}", self.skip.reason()));
-            let backoff = options.backoff.unwrap_or(self.backoff);
-            let interval = options.interval.or(self.interval);
-            let ttl = options.ttl.unwrap_or(self.ttl);
-            let timing = CheckTiming::resolve(
-                check.attempt_timeout(),
-                options.attempt_timeout,
-                self.attempt_timeout,
-                options.run_budget.or(self.budget),
-                &backoff,
-                interval.unwrap_or(ttl),
-                options.max_age.or(self.max_age),
-            );
-            let critical = options.severity == Severity::Critical;
+            let planned = self.resolve(check.as_ref(), options);
             entries.push(Entry {
-                metrics: CheckMetrics::new(&name, &component, critical),
+                metrics: CheckMetrics::new(&name, &planned.component, planned.critical),
                 name,
-                component,
-                timing,
-                backoff,
-                critical,
+                component: planned.component,
+                timing: planned.timing,
+                backoff: planned.backoff,
+                critical: planned.critical,
                 probes: options.probes,
                 failure_threshold: options.failure_threshold.max(1),
-                interval,
-                ttl,
-                skipped_by,
-                check,
+                interval: planned.interval,
+                ttl: planned.ttl,
+                skipped_by: planned.skipped_by,
+                check: check.clone(),
                 state: Mutex::new(EntryState::default()),
             });
         }

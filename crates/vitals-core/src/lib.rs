@@ -73,7 +73,7 @@ mod scrub;
 pub mod timing;
 
 pub use async_trait::async_trait;
-pub use builder::HealthBuilder;
+pub use builder::{HealthBuilder, PlannedCheck};
 pub use cause::Cause;
 pub use check::{Check, CheckError, Details, SettingsCheck};
 pub use config::{CheckSettings, Components, InvalidConfig, Skip};

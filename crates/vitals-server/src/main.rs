@@ -23,6 +23,7 @@
 //! once from the latest result even while retries take seconds.
 #![forbid(unsafe_code)]
 
+mod lint;
 mod startup;
 
 use std::{
@@ -47,13 +48,14 @@ use vitals_tower::ClientAddr;
 
 /// After the shutdown delay, how long in-flight requests may take to finish. A pod's
 /// `terminationGracePeriodSeconds` must hold `SHUTDOWN_DELAY_MS` and this.
-const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
+pub(crate) const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
 
 /// `--help`: what the server does and every variable it reads, from vitals-env's table.
 fn help() -> String {
     let mut out = String::from(
         "vitals-server: health probes for the deployment guide's dependencies\n\n\
-         Usage: vitals-server [--help | --version]\n\n\
+         Usage: vitals-server [--help | --version]\n\
+         \x20      vitals-server lint [OPTIONS] PATH|-...   (check manifests: lint --help)\n\n\
          Configured by environment variables only (an invalid value stops the server with\n\
          exit status 2 and a line naming the variable):\n\n",
     );
@@ -81,6 +83,7 @@ fn arguments() -> Option<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => None,
+        ["lint", ..] => Some(lint::run(&args[1..])),
         ["--help" | "-h"] => {
             print!("{}", help());
             Some(ExitCode::SUCCESS)
@@ -91,8 +94,8 @@ fn arguments() -> Option<ExitCode> {
         }
         _ => {
             eprintln!(
-                "unknown arguments {args:?}: the server takes no arguments but --help and \
-                 --version (it is configured by environment variables: see --help)"
+                "unknown arguments {args:?}: the server takes no arguments but --help, \
+                 --version and lint (it is configured by environment variables: see --help)"
             );
             Some(ExitCode::from(2))
         }

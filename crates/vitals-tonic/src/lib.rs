@@ -82,6 +82,33 @@ pub struct HealthListResponse {
 /// The health service's own name, as `grpc.health.v1` clients ask for it.
 pub const HEALTH_SERVICE_NAME: &str = "grpc.health.v1.Health";
 
+/// The names every server answers for besides the probes' and the checks': `""` follows
+/// readiness, the health service itself liveness.
+const DEFAULT_SERVICES: [(&str, Probe); 2] = [
+    ("", Probe::Readiness),
+    (HEALTH_SERVICE_NAME, Probe::Liveness),
+];
+
+/// The probe a service name follows on a server that hosts no services of its own (as
+/// `vitals-server`): `""`, `grpc.health.v1.Health`, or a probe's name or alias. `None` for any
+/// other name: a check's name (that check alone), or an unknown one.
+///
+/// ```
+/// use vitals_core::Probe;
+/// assert_eq!(vitals_tonic::service_probe(""), Some(Probe::Readiness));
+/// assert_eq!(vitals_tonic::service_probe("livez"), Some(Probe::Liveness));
+/// assert_eq!(vitals_tonic::service_probe("grpc.health.v1.Health"), Some(Probe::Liveness));
+/// assert_eq!(vitals_tonic::service_probe("mongo"), None);
+/// ```
+pub fn service_probe(service: &str) -> Option<Probe> {
+    Probe::from_name(service).or_else(|| {
+        DEFAULT_SERVICES
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, probe)| *probe)
+    })
+}
+
 /// The gRPC health service of a registry.
 #[derive(Clone, Debug)]
 pub struct GrpcHealth {
@@ -102,10 +129,10 @@ impl GrpcHealth {
     pub fn new(health: Health) -> Self {
         GrpcHealth {
             health,
-            services: vec![
-                (String::new(), Probe::Readiness),
-                (HEALTH_SERVICE_NAME.to_owned(), Probe::Liveness),
-            ],
+            services: DEFAULT_SERVICES
+                .iter()
+                .map(|(name, probe)| ((*name).to_owned(), *probe))
+                .collect(),
         }
     }
 

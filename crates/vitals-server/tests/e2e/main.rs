@@ -12,6 +12,7 @@ mod dependencies;
 mod dns;
 mod grpc;
 mod image;
+mod lint;
 mod manifests;
 mod metrics;
 mod network;
