@@ -12,6 +12,7 @@ use crate::{
     Check, CheckOptions, CheckTiming, Health, Probes, Scrubber, Severity, Skip,
     engine::{Engine, EngineConfig, Listener, StatusChange},
     entry::{Entry, EntryState},
+    history::History,
     metrics::CheckMetrics,
     timing::{DEFAULT_ANSWER_WITHIN, DEFAULT_ATTEMPT_TIMEOUT},
 };
@@ -296,6 +297,7 @@ impl HealthBuilder {
                 skipped_by: planned.skipped_by,
                 check: check.clone(),
                 state: Mutex::new(EntryState::default()),
+                history: Mutex::new(History::default()),
             });
         }
         let engine = Engine::start(EngineConfig {

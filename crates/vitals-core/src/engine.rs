@@ -276,6 +276,13 @@ impl Engine {
         state.progress = None;
         state.attempt_failed_at = None;
         drop(state);
+        entry.history().record(
+            now_wall,
+            status,
+            duration,
+            attempts,
+            outcome.output.as_deref(),
+        );
 
         if previous != Some(status) {
             let change = StatusChange {

@@ -10,7 +10,7 @@ use vitals_retry::Backoff;
 
 use crate::{
     Check, CheckReport, CheckStatus, CheckTiming, Details, Probes, Provenance, RunProgress,
-    metrics::CheckMetrics,
+    history::History, metrics::CheckMetrics,
 };
 
 pub(crate) struct Entry {
@@ -27,6 +27,8 @@ pub(crate) struct Entry {
     pub(crate) ttl: Duration,
     pub(crate) skipped_by: Option<String>,
     pub(crate) state: Mutex<EntryState>,
+    /// Recorded when a run ends; a lock of its own, so probes never wait on it.
+    pub(crate) history: Mutex<History>,
     pub(crate) metrics: CheckMetrics,
 }
 
@@ -106,6 +108,10 @@ impl Entry {
                 Some(self.served_status_at(last, age))
             }
         }
+    }
+
+    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, EntryState> {

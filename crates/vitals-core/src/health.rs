@@ -1,12 +1,17 @@
 //! The registry's public face: reports per probe, the cached fast path, drain and startup.
 //! Every rule lives in the engine ([`crate::engine`]); this module only asks it.
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use tokio::sync::watch;
 
 use crate::{
     CheckStatus, CheckTiming, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
     engine::{Demand, Engine, Pending},
+    history::{RunRecord, Transition},
 };
 
 /// The registry of checks: runs them, caches their results and reports.
@@ -147,6 +152,45 @@ impl Health {
         self.engine.check_status(name, false)
     }
 
+    /// Every check's history (recent runs, status changes, uptime over 1 h, 24 h, 7 d and
+    /// 30 d) and its status now, from memory: runs nothing. For status pages.
+    pub fn history(&self) -> Vec<CheckHistory> {
+        let now = SystemTime::now();
+        self.engine
+            .entries
+            .iter()
+            .map(|entry| {
+                let status = self
+                    .engine
+                    .check_status(&entry.name, false)
+                    .unwrap_or(CheckStatus::Fail);
+                let history = entry.history();
+                let (runs, transitions) = history.snapshot();
+                let uptime = crate::history::UPTIME_WINDOWS
+                    .map(|(window, length)| (window, history.uptime(now, length)));
+                drop(history);
+                CheckHistory {
+                    name: entry.name.clone(),
+                    component: entry.component.clone(),
+                    critical: entry.critical,
+                    skipped_by: entry.skipped_by.clone(),
+                    status,
+                    since: transitions.last().map(|t| t.at),
+                    last_error: runs
+                        .iter()
+                        .rev()
+                        .find(|r| r.status != CheckStatus::Pass)
+                        .and_then(|r| r.output.clone()),
+                    uptime,
+                    runs,
+                    transitions,
+                    timing: entry.timing,
+                    interval: entry.interval,
+                }
+            })
+            .collect()
+    }
+
     /// Standing demand for fresh results, for a long-lived watcher of
     /// [`Health::subscribe`] (a gRPC `Watch`): while the guard lives, on-demand checks are
     /// run whenever their result expires, as if probed at their TTL, so the watcher hears of a
@@ -251,4 +295,34 @@ struct Fixed {
     status: Status,
     provenance: Provenance,
     note: &'static str,
+}
+
+/// One check's history and status now ([`Health::history`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CheckHistory {
+    /// The check's name.
+    pub name: String,
+    /// Its component.
+    pub component: String,
+    /// Whether its failure fails the probes.
+    pub critical: bool,
+    /// Why it is skipped, if it is.
+    pub skipped_by: Option<String>,
+    /// Its status from its latest result (unknown counts as failed or warn).
+    pub status: CheckStatus,
+    /// When its status last changed.
+    pub since: Option<SystemTime>,
+    /// The output of its latest run that did not pass.
+    pub last_error: Option<Arc<str>>,
+    /// Uptime over 1 h, 24 h, 7 d and 30 d: the share of runs served (`None`: no run).
+    pub uptime: [(&'static str, Option<f64>); 4],
+    /// Its recent runs, oldest first.
+    pub runs: Vec<RunRecord>,
+    /// Its recent status changes, oldest first.
+    pub transitions: Vec<Transition>,
+    /// Its timing.
+    pub timing: CheckTiming,
+    /// Background mode's period (`None`: on demand).
+    pub interval: Option<Duration>,
 }

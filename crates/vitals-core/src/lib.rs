@@ -59,6 +59,7 @@ mod config;
 mod engine;
 mod entry;
 mod health;
+pub mod history;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]
@@ -78,7 +79,7 @@ pub use cause::Cause;
 pub use check::{Check, CheckError, Details, SettingsCheck};
 pub use config::{CheckSettings, Components, InvalidConfig, Skip};
 pub use engine::{Demand, StatusChange};
-pub use health::Health;
+pub use health::{CheckHistory, Health};
 pub use options::{CheckOptions, Probe, Probes, Severity};
 pub use report::{CheckReport, CheckStatus, Provenance, Report, RunProgress, Status};
 pub use report_options::ReportOptions;

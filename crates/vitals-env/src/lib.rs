@@ -91,6 +91,8 @@ pub struct EnvConfig {
     pub timeout: Option<Duration>,
     /// `HEALTH_CHECK_METRICS`.
     pub metrics: bool,
+    /// `HEALTH_STATUS_PAGE`: the status page's path, `None` when off.
+    pub status_page: Option<String>,
     /// `SHUTDOWN_DELAY_MS`.
     pub shutdown_delay: Duration,
     checks: Vec<Arc<dyn Check>>,
@@ -125,6 +127,7 @@ impl fmt::Debug for EnvConfig {
             .field("cache_ttl", &self.cache_ttl)
             .field("timeout", &self.timeout)
             .field("metrics", &self.metrics)
+            .field("status_page", &self.status_page)
             .field("shutdown_delay", &self.shutdown_delay)
             .field("checks", &self.check_names().collect::<Vec<_>>())
             .finish()
@@ -204,6 +207,27 @@ impl EnvConfig {
         let cache_ttl = env.millis(&var::CACHE_TTL, 1)?.expect(DEFAULTED);
         let timeout = env.millis(&var::TIMEOUT, 1)?;
         let metrics = env.boolean(&var::METRICS)?.expect(DEFAULTED);
+        let status_page = env
+            .parsed(
+                &var::STATUS_PAGE,
+                "`off`, or a path such as /status (a slash, then letters, digits, `-`, `_`, `.` or `/`; not a probe's path)",
+                |raw| {
+                    if raw.eq_ignore_ascii_case("off") {
+                        return Some(None);
+                    }
+                    let path = raw.trim_end_matches('/');
+                    let valid = path.starts_with('/')
+                        && path.len() > 1
+                        && path[1..].bytes().all(|b| {
+                            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/')
+                        })
+                        && !vitals_core::Probe::EVERY.iter().any(|p| {
+                            path == p.path() || path.starts_with(&format!("{}/", p.path()))
+                        });
+                    valid.then(|| Some(path.to_owned()))
+                },
+            )?
+            .expect(DEFAULTED);
         let shutdown_delay = env.millis(&var::SHUTDOWN_DELAY, 0)?.expect(DEFAULTED);
         let checks = checks(&mut env)?;
         let web_identity_token_file = env.raw_named(variables::AWS_WEB_IDENTITY_TOKEN_FILE);
@@ -219,6 +243,7 @@ impl EnvConfig {
             cache_ttl,
             timeout,
             metrics,
+            status_page,
             shutdown_delay,
             checks,
             web_identity_token_file,

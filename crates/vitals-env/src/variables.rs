@@ -282,6 +282,12 @@ pub const METRICS: Variable = own(
     DefaultValue::Text("true"),
     "serve Prometheus metrics at `/metrics`; `false` turns them off",
 );
+/// `HEALTH_STATUS_PAGE`.
+pub const STATUS_PAGE: Variable = own(
+    "HEALTH_STATUS_PAGE",
+    DefaultValue::Text("/status"),
+    "the path of the status page for people (history, uptime, live updates, badges; outputs only for callers `HEALTH_CHECK_DETAILS` admits); `off` turns it off",
+);
 /// `SHUTDOWN_DELAY_MS`.
 pub const SHUTDOWN_DELAY: Variable = own(
     "SHUTDOWN_DELAY_MS",
@@ -326,6 +332,7 @@ pub const VARIABLES: &[Variable] = &[
     CACHE_TTL,
     TIMEOUT,
     METRICS,
+    STATUS_PAGE,
     SHUTDOWN_DELAY,
 ];
 

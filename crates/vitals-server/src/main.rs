@@ -138,6 +138,12 @@ async fn main() -> ExitCode {
     let mut router = Router::new()
         .route("/hello", get(hello))
         .route_service("/grpc.health.v1.Health/{*method}", grpc_health);
+    if let Some(path) = &config.status_page {
+        let page = startup::status_page(&config, health.clone(), path);
+        router = router
+            .route_service(path, page.clone())
+            .route_service(&format!("{path}/{{*rest}}"), page);
+    }
     if let Some(handle) = metrics {
         let health = health.clone();
         router = router.route(

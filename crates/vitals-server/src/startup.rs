@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use vitals_core::Health;
 use vitals_env::{Details, EnvConfig, variables as var};
-use vitals_tower::{DetailsPolicy, HealthLayer, SameBody};
+use vitals_tower::{DetailsPolicy, HealthLayer, SameBody, StatusPage};
 
 /// The route the deployment guide probes, beside the probes' own paths: every check.
 pub(crate) const GUIDE_ROUTE: (&str, vitals_core::Probe) = ("/", vitals_core::Probe::All);
@@ -11,13 +11,7 @@ pub(crate) const GUIDE_ROUTE: (&str, vitals_core::Probe) = ("/", vitals_core::Pr
 /// The probe layer for `health` with the configured details policy and token, answering
 /// `/livez`, `/readyz`, `/startupz`, `/healthz` and, as the deployment guide probes it, `/`.
 pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<SameBody> {
-    let policy = match config.details {
-        Details::Local => DetailsPolicy::Local,
-        Details::Always => DetailsPolicy::Always,
-        Details::Never => DetailsPolicy::Never,
-        // vitals-env's enum may grow; an unknown policy shows nothing.
-        _ => DetailsPolicy::Never,
-    };
+    let policy = details_policy(config);
     // axum's body can hold bytes: probes are answered in it, pass-through responses are
     // handed on as they are.
     let layer = HealthLayer::new(health)
@@ -27,6 +21,28 @@ pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<Sa
     match &config.details_token {
         Some(token) => layer.details_token(token.clone()),
         None => layer,
+    }
+}
+
+/// The status page at `HEALTH_STATUS_PAGE`, with the probes' details policy and token.
+pub(crate) fn status_page(config: &EnvConfig, health: Health, path: &str) -> StatusPage {
+    let page = StatusPage::new(health)
+        .path(path)
+        .details(details_policy(config));
+    match &config.details_token {
+        Some(token) => page.details_token(token.clone()),
+        None => page,
+    }
+}
+
+/// `HEALTH_CHECK_DETAILS` as the layer's policy.
+fn details_policy(config: &EnvConfig) -> DetailsPolicy {
+    match config.details {
+        Details::Local => DetailsPolicy::Local,
+        Details::Always => DetailsPolicy::Always,
+        Details::Never => DetailsPolicy::Never,
+        // vitals-env's enum may grow; an unknown policy shows nothing.
+        _ => DetailsPolicy::Never,
     }
 }
 

@@ -78,6 +78,7 @@ mod body;
 mod details;
 mod future;
 mod request;
+pub mod status;
 
 use std::{
     borrow::Cow,
@@ -96,6 +97,7 @@ use request::Target;
 pub use body::{AnswerBody, ResponseBody, SameBody, Wrapped};
 pub use details::{ClientAddr, DetailsPolicy};
 pub use future::ResponseFuture;
+pub use status::{StatusBody, StatusPage};
 
 /// Answers probe paths from a [`Health`] registry; see the [crate docs](crate). `M` says how
 /// bodies are carried: [`Wrapped`] (default) or [`SameBody`] ([`HealthLayer::same_body`]).

@@ -1,0 +1,141 @@
+//! The status page's body: bytes, or Server-Sent Events pushed by the registry.
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::watch;
+use vitals_core::{Health, Report};
+
+use super::render;
+
+type Changed = Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    watch::Receiver<Arc<Report>>,
+                    Result<(), watch::error::RecvError>,
+                ),
+            > + Send,
+    >,
+>;
+
+/// The body of a [`StatusPage`](super::StatusPage) answer.
+pub struct StatusBody {
+    kind: Kind,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    /// The first event is the state now; each later one follows a change the registry
+    /// published. One subscription per viewer, no timer.
+    Events {
+        health: Health,
+        trusted: bool,
+        first: bool,
+        next: Option<Changed>,
+    },
+}
+
+impl std::fmt::Debug for StatusBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Kind::Full(_) => "full",
+            Kind::Events { .. } => "events",
+        };
+        f.debug_struct("StatusBody").field("kind", &kind).finish()
+    }
+}
+
+fn wait(mut receiver: watch::Receiver<Arc<Report>>) -> Changed {
+    Box::pin(async move {
+        let changed = receiver.changed().await;
+        (receiver, changed)
+    })
+}
+
+impl StatusBody {
+    pub(crate) fn full(bytes: Bytes) -> Self {
+        StatusBody {
+            kind: Kind::Full(Some(bytes)),
+        }
+    }
+
+    pub(crate) fn events(health: Health, trusted: bool) -> Self {
+        let mut receiver = health.subscribe();
+        receiver.mark_unchanged();
+        StatusBody {
+            kind: Kind::Events {
+                health,
+                trusted,
+                first: true,
+                next: Some(wait(receiver)),
+            },
+        }
+    }
+}
+
+fn event(health: &Health, trusted: bool) -> Bytes {
+    let snapshot = render::Snapshot::take(health, trusted);
+    Bytes::from(format!(
+        "event: status\ndata: {}\n\n",
+        render::json(&snapshot)
+    ))
+}
+
+impl Body for StatusBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match &mut self.get_mut().kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Events {
+                health,
+                trusted,
+                first,
+                next,
+            } => {
+                if std::mem::take(first) {
+                    return Poll::Ready(Some(Ok(Frame::data(event(health, *trusted)))));
+                }
+                let Some(waiting) = next else {
+                    return Poll::Ready(None);
+                };
+                match waiting.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    // The registry is gone, or draining: the stream ends, so a graceful
+                    // shutdown is not held open by viewers.
+                    Poll::Ready((_, Err(_))) => {
+                        *next = None;
+                        Poll::Ready(None)
+                    }
+                    Poll::Ready((receiver, Ok(()))) => {
+                        let frame = event(health, *trusted);
+                        *next = (!health.is_draining()).then(|| wait(receiver));
+                        Poll::Ready(Some(Ok(Frame::data(frame))))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
+            Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Events { .. } => SizeHint::default(),
+        }
+    }
+}

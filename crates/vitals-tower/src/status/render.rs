@@ -1,0 +1,301 @@
+//! The status data, as JSON and as one self-contained HTML page.
+use std::{
+    fmt::Write as _,
+    time::{Duration, SystemTime},
+};
+
+use serde_json::{Value, json};
+use vitals_core::{CheckHistory, CheckStatus, Health, Probe, Status};
+
+/// What a page shows, read once.
+pub(crate) struct Snapshot {
+    pub(crate) overall: Status,
+    pub(crate) checks: Vec<CheckHistory>,
+    pub(crate) trusted: bool,
+    pub(crate) at: SystemTime,
+}
+
+impl Snapshot {
+    pub(crate) fn take(health: &Health, trusted: bool) -> Snapshot {
+        Snapshot {
+            overall: health.latest(Probe::Readiness).status,
+            checks: health.history(),
+            trusted,
+            at: SystemTime::now(),
+        }
+    }
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+pub(crate) fn json(snapshot: &Snapshot) -> Value {
+    let checks: Vec<Value> = snapshot
+        .checks
+        .iter()
+        .map(|c| {
+            let mut check = json!({
+                "name": c.name,
+                "component": c.component,
+                "critical": c.critical,
+                "skipped": c.skipped_by.is_some(),
+                "status": c.status.as_str(),
+                "since": c.since.map(rfc3339),
+                "uptime": c.uptime.iter().map(|(w, u)| ((*w).to_owned(), json!(u))).collect::<serde_json::Map<_, _>>(),
+                "runs": c.runs.iter().map(|r| json!({
+                    "at": rfc3339(r.at),
+                    "status": r.status.as_str(),
+                    "duration_ms": ms(r.duration),
+                    "attempts": r.attempts,
+                })).collect::<Vec<_>>(),
+                "timing": {
+                    "attempt_cut_ms": ms(c.timing.attempt_timeout),
+                    "run_budget_ms": ms(c.timing.budget),
+                    "interval_ms": c.interval.map(ms),
+                },
+            });
+            if snapshot.trusted {
+                check["last_error"] = json!(c.last_error.as_deref());
+            }
+            check
+        })
+        .collect();
+    json!({
+        "status": snapshot.overall.as_str(),
+        "at": rfc3339(snapshot.at),
+        "checks": checks,
+    })
+}
+
+/// Text for HTML: `<`, `>`, `&` and quotes escaped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn status_class(status: CheckStatus) -> &'static str {
+    status.as_str()
+}
+
+/// Seconds or minutes, as people read a duration.
+fn short(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        format!("{} ms", d.as_millis())
+    } else if secs < 120.0 {
+        format!("{} s", (secs * 10.0).round() / 10.0)
+    } else if secs < 7_200.0 {
+        format!("{} min", (secs / 60.0).round())
+    } else if secs < 172_800.0 {
+        format!("{} h", (secs / 3_600.0).round())
+    } else {
+        format!("{} d", (secs / 86_400.0).round())
+    }
+}
+
+/// The durations of the recent runs as a line, scaled to the slowest.
+fn sparkline(check: &CheckHistory) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 24.0;
+    let n = check.runs.len();
+    if n == 0 {
+        return String::new();
+    }
+    let max = check
+        .runs
+        .iter()
+        .map(|r| r.duration.as_secs_f64())
+        .fold(0.0, f64::max)
+        .max(1e-6);
+    let step = if n > 1 { W / (n - 1) as f64 } else { 0.0 };
+    let mut points = String::new();
+    for (i, run) in check.runs.iter().enumerate() {
+        let x = i as f64 * step;
+        let y = H - 2.0 - (run.duration.as_secs_f64() / max) * (H - 4.0);
+        let _ = write!(points, "{x:.1},{y:.1} ");
+    }
+    let slowest = check
+        .runs
+        .iter()
+        .map(|r| r.duration)
+        .max()
+        .unwrap_or_default();
+    format!(
+        "<svg class=\"spark\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" \
+         aria-label=\"latency of the last {n} runs, slowest {}\"><polyline points=\"{}\"/></svg>",
+        short(slowest),
+        points.trim_end()
+    )
+}
+
+/// One bar per recent run, colored by its status.
+fn run_bar(check: &CheckHistory) -> String {
+    let n = check.runs.len();
+    let mut out = format!(
+        "<svg class=\"runs\" width=\"{}\" height=\"16\" role=\"img\" aria-label=\"last {n} runs\">",
+        n.max(1) * 3
+    );
+    for (i, run) in check.runs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<rect x=\"{}\" width=\"2\" height=\"16\" class=\"{}\"/>",
+            i * 3,
+            status_class(run.status)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn uptime(value: Option<f64>) -> String {
+    match value {
+        Some(u) if u >= 0.9995 => "100 %".to_owned(),
+        Some(u) => format!("{:.2} %", u * 100.0),
+        None => "–".to_owned(),
+    }
+}
+
+pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
+    let overall = snapshot.overall.as_str();
+    let mut rows = String::new();
+    for c in &snapshot.checks {
+        let status = if c.skipped_by.is_some() {
+            "skipped"
+        } else {
+            status_class(c.status)
+        };
+        let since = c
+            .since
+            .and_then(|s| snapshot.at.duration_since(s).ok())
+            .map_or("–".to_owned(), |d| format!("{} ago", short(d)));
+        let timing = format!(
+            "attempt cut {} · run budget {} · {}",
+            short(c.timing.attempt_timeout),
+            short(c.timing.budget),
+            c.interval
+                .map_or("on demand".to_owned(), |i| format!("every {}", short(i)))
+        );
+        let _ = write!(
+            rows,
+            "<tr id=\"check-{name}\" data-check=\"{name}\" data-status=\"{status}\">\
+             <th scope=\"row\">{name}<small>{component}{critical}</small></th>\
+             <td><span class=\"badge {status}\">{status}</span></td><td>{since}</td>",
+            name = escape(&c.name),
+            component = escape(&c.component),
+            critical = if c.critical { "" } else { " · non-critical" },
+        );
+        for (_, value) in &c.uptime {
+            let _ = write!(rows, "<td class=\"num\">{}</td>", uptime(*value));
+        }
+        let _ = write!(
+            rows,
+            "<td>{}</td><td>{}</td><td class=\"timing\">{}</td></tr>",
+            sparkline(c),
+            run_bar(c),
+            escape(&timing)
+        );
+        if snapshot.trusted
+            && c.status != CheckStatus::Pass
+            && let Some(error) = &c.last_error
+        {
+            let _ = write!(
+                rows,
+                "<tr class=\"error\" data-error-of=\"{}\"><td colspan=\"10\">{}</td></tr>",
+                escape(&c.name),
+                escape(error)
+            );
+        }
+    }
+    if snapshot.checks.is_empty() {
+        rows.push_str("<tr><td colspan=\"10\">No checks are registered.</td></tr>");
+    }
+    let windows: String = vitals_core::history::UPTIME_WINDOWS
+        .iter()
+        .map(|(w, _)| format!("<th scope=\"col\" class=\"num\">{w}</th>"))
+        .collect();
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{overall} · status</title>
+<style>
+body{{font:15px/1.4 system-ui,sans-serif;margin:2rem;color:#1b1b1b;background:#fafafa}}
+h1{{font-size:1.4rem;margin:0 0 .2rem}}
+header p{{margin:0 0 1rem;color:#555}}
+table{{border-collapse:collapse;width:100%;background:#fff}}
+th,td{{padding:.45rem .6rem;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:middle}}
+thead th{{font-size:.8rem;color:#555;text-transform:uppercase;letter-spacing:.03em}}
+th small{{display:block;font-weight:normal;color:#666}}
+.num{{text-align:right;font-variant-numeric:tabular-nums}}
+.badge{{display:inline-block;padding:.05rem .5rem;border-radius:.6rem;color:#fff;font-weight:600}}
+.badge.pass{{background:#2e7d32}}.badge.warn{{background:#b26a00}}.badge.fail{{background:#c62828}}.badge.skipped{{background:#777}}
+rect.pass{{fill:#2e7d32}}rect.warn{{fill:#f0a500}}rect.fail{{fill:#c62828}}rect.skipped{{fill:#999}}
+.spark polyline{{fill:none;stroke:#1565c0;stroke-width:1.5}}
+tr.error td{{color:#8e1b1b;font-family:ui-monospace,monospace;font-size:.85rem;white-space:pre-wrap}}
+.timing{{color:#555;font-size:.85rem}}
+</style>
+</head>
+<body>
+<header id="summary"><h1>Status: <span class="badge {overall}">{overall}</span></h1>
+<p>{count} checks · as of <time datetime="{at}">{at}</time> · <a href="{base}">reload</a></p></header>
+<table>
+<thead><tr><th scope="col">check</th><th scope="col">status</th><th scope="col">since</th>{windows}<th scope="col">latency</th><th scope="col">recent runs</th><th scope="col">timing</th></tr></thead>
+<tbody id="checks">{rows}</tbody>
+</table>
+<script>
+// Live updates: the registry pushes an event when a run changes something; the page then
+// reads itself again (same origin) and swaps the table. Without JavaScript, reload works.
+(function () {{
+  if (!window.EventSource) return;
+  var events = new EventSource("{base}/events");
+  events.addEventListener("status", function () {{
+    fetch("{base}", {{ headers: {{ accept: "text/html" }} }})
+      .then(function (r) {{ return r.text(); }})
+      .then(function (text) {{
+        var next = new DOMParser().parseFromString(text, "text/html");
+        ["summary", "checks"].forEach(function (id) {{
+          document.getElementById(id).replaceWith(next.getElementById(id));
+        }});
+        document.title = next.title;
+      }});
+  }});
+}})();
+</script>
+</body>
+</html>
+"#,
+        count = snapshot.checks.len(),
+        at = rfc3339(snapshot.at),
+        base = escape(base),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
