@@ -279,6 +279,7 @@ impl Engine {
         entry.history().record(
             now_wall,
             status,
+            outcome.consecutive_failures == 0,
             duration,
             attempts,
             outcome.output.as_deref(),

@@ -315,7 +315,8 @@ pub struct CheckHistory {
     pub since: Option<SystemTime>,
     /// The output of its latest run that did not pass.
     pub last_error: Option<Arc<str>>,
-    /// Uptime over 1 h, 24 h, 7 d and 30 d: the share of runs served (`None`: no run).
+    /// Uptime over 1 h, 24 h, 7 d and 30 d: the share of runs in which the check succeeded
+    /// (`None`: no run).
     pub uptime: [(&'static str, Option<f64>); 4],
     /// Its recent runs, oldest first.
     pub runs: Vec<RunRecord>,

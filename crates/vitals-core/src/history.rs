@@ -44,8 +44,9 @@ struct HourRollup {
     hour: u64,
     /// Runs that ended in that hour.
     runs: u32,
-    /// Of those, the ones that passed or warned (served).
-    served: u32,
+    /// Of those, the ones whose check succeeded (a failure of a non-critical check, served
+    /// as warn, counts as down: uptime is the dependency's).
+    up: u32,
     /// Their total duration, in milliseconds.
     total_ms: u64,
 }
@@ -99,6 +100,7 @@ impl History {
         &mut self,
         at: SystemTime,
         status: CheckStatus,
+        succeeded: bool,
         duration: Duration,
         attempts: u32,
         output: Option<&str>,
@@ -140,24 +142,24 @@ impl History {
             };
         }
         slot.runs += 1;
-        slot.served += u32::from(status != CheckStatus::Fail);
+        slot.up += u32::from(succeeded);
         slot.total_ms += duration.as_millis() as u64;
     }
 
-    /// The share of runs served (pass or warn) over `window` before `now`, counted by whole
+    /// The share of runs whose check succeeded over `window` before `now`, counted by whole
     /// hours (the current one included); `None` without a run in it.
     pub(crate) fn uptime(&self, now: SystemTime, window: Duration) -> Option<f64> {
         let newest = hour_of(now);
         let hours = (window.as_secs() / 3_600).max(1);
         let oldest = newest.saturating_sub(hours - 1);
-        let (runs, served) = self
+        let (runs, up) = self
             .hours
             .iter()
             .filter(|h| h.runs > 0 && h.hour >= oldest && h.hour <= newest)
-            .fold((0u64, 0u64), |(r, s), h| {
-                (r + u64::from(h.runs), s + u64::from(h.served))
+            .fold((0u64, 0u64), |(r, u), h| {
+                (r + u64::from(h.runs), u + u64::from(h.up))
             });
-        (runs > 0).then(|| served as f64 / runs as f64)
+        (runs > 0).then(|| up as f64 / runs as f64)
     }
 
     pub(crate) fn snapshot(&self) -> (Vec<RunRecord>, Vec<Transition>) {
@@ -193,7 +195,8 @@ mod tests {
             } else {
                 CheckStatus::Pass
             };
-            history.record(at(i, 0), status, Duration::from_millis(5), 1, Some("x"));
+            let ok = status == CheckStatus::Pass;
+            history.record(at(i, 0), status, ok, Duration::from_millis(5), 1, Some("x"));
         }
         let (recent, transitions) = history.snapshot();
         assert_eq!(recent.len(), RECENT_RUNS);
@@ -208,11 +211,11 @@ mod tests {
     }
 
     #[test]
-    fn uptime_counts_served_runs_by_window() {
+    fn uptime_counts_successful_runs_by_window() {
         let mut history = History::default();
-        // 30 days ago: failures only; this hour: 3 passes and a warn and a failure.
+        // 30 days ago: failures only; this hour: 3 passes, a warning (up) and a failure.
         for s in 0..4 {
-            history.record(at(0, s), CheckStatus::Fail, Duration::ZERO, 1, None);
+            history.record(at(0, s), CheckStatus::Fail, false, Duration::ZERO, 1, None);
         }
         let now_hour = 29 * 24;
         for (i, status) in [
@@ -225,7 +228,8 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            history.record(at(now_hour, i as u64), status, Duration::ZERO, 1, None);
+            let up = status != CheckStatus::Fail;
+            history.record(at(now_hour, i as u64), status, up, Duration::ZERO, 1, None);
         }
         let now = at(now_hour, 100);
         assert_eq!(history.uptime(now, UPTIME_WINDOWS[0].1), Some(0.8));
@@ -240,7 +244,14 @@ mod tests {
     fn long_outputs_are_cut_at_a_character_boundary() {
         let mut history = History::default();
         let long = "é".repeat(OUTPUT_KEPT);
-        history.record(at(0, 0), CheckStatus::Fail, Duration::ZERO, 1, Some(&long));
+        history.record(
+            at(0, 0),
+            CheckStatus::Fail,
+            false,
+            Duration::ZERO,
+            1,
+            Some(&long),
+        );
         let kept = history.snapshot().0[0].output.clone().unwrap();
         assert!(kept.len() <= OUTPUT_KEPT && long.starts_with(&*kept));
     }

@@ -19,5 +19,6 @@ mod network;
 mod readme;
 mod secrets;
 mod server;
+mod status_page;
 mod terraform;
 mod timing;

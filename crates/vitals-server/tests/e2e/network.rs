@@ -172,6 +172,27 @@ async fn details_go_to_loopback_and_token_callers_only_unless_configured() {
         assert_eq!(detailed(&body), local_sees, "{mode}, loopback: {body}");
         let (_, body) = ns.get(&ns.server, "::1", port, "/readyz?verbose", None);
         assert_eq!(detailed(&body), local_sees, "{mode}, IPv6 loopback: {body}");
+        // The status page: statuses for every caller, outputs as for details; nothing when
+        // details are `never`.
+        let outputs = |body: &str| body.contains("\"last_error\":\"");
+        let (status, body) = ns.get(&ns.client, ns.server_ip, port, "/status", None);
+        if mode == "never" {
+            assert_eq!(status, 404, "{mode}, remote status page: {body}");
+        } else {
+            assert_eq!(status, 200, "{mode}, remote status page: {body}");
+            assert!(body.contains("\"name\":\"redis\""), "{body}");
+            assert_eq!(
+                outputs(&body),
+                remote_sees,
+                "{mode}, remote status page: {body}"
+            );
+            let (_, body) = ns.get(&ns.server, "127.0.0.1", port, "/status", None);
+            assert_eq!(
+                outputs(&body),
+                local_sees,
+                "{mode}, local status page: {body}"
+            );
+        }
         child.kill().await.unwrap();
     }
 }

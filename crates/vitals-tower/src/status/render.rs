@@ -194,7 +194,7 @@ pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
             rows,
             "<tr id=\"check-{name}\" data-check=\"{name}\" data-status=\"{status}\">\
              <th scope=\"row\">{name}<small>{component}{critical}</small></th>\
-             <td><span class=\"badge {status}\">{status}</span></td><td>{since}</td>",
+             <td><span class=\"badge {status}\">{status}</span></td><td class=\"since\">{since}</td>",
             name = escape(&c.name),
             component = escape(&c.component),
             critical = if c.critical { "" } else { " · non-critical" },
@@ -234,6 +234,7 @@ pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{overall} · status</title>
 <style>
 body{{font:15px/1.4 system-ui,sans-serif;margin:2rem;color:#1b1b1b;background:#fafafa}}
@@ -243,7 +244,8 @@ table{{border-collapse:collapse;width:100%;background:#fff}}
 th,td{{padding:.45rem .6rem;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:middle}}
 thead th{{font-size:.8rem;color:#555;text-transform:uppercase;letter-spacing:.03em}}
 th small{{display:block;font-weight:normal;color:#666}}
-.num{{text-align:right;font-variant-numeric:tabular-nums}}
+.num{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}}
+.since,th small{{white-space:nowrap}}
 .badge{{display:inline-block;padding:.05rem .5rem;border-radius:.6rem;color:#fff;font-weight:600}}
 .badge.pass{{background:#2e7d32}}.badge.warn{{background:#b26a00}}.badge.fail{{background:#c62828}}.badge.skipped{{background:#777}}
 rect.pass{{fill:#2e7d32}}rect.warn{{fill:#f0a500}}rect.fail{{fill:#c62828}}rect.skipped{{fill:#999}}
