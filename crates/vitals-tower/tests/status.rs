@@ -196,7 +196,7 @@ async fn badges_are_svg_with_the_status_or_uptime() {
 }
 
 #[tokio::test]
-async fn events_start_with_the_state_and_follow_each_run() {
+async fn events_start_with_the_state_and_follow_each_status_change() {
     let (health, up) = registry();
     health.run(Probe::All).await;
     let page = StatusPage::new(health.clone());
@@ -217,6 +217,8 @@ async fn events_start_with_the_state_and_follow_each_run() {
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert_eq!(status_of(first), "pass");
 
+    // A run that changes no status sends nothing; the next event is the change.
+    health.run(Probe::All).await;
     up.store(false, Ordering::SeqCst);
     health.run(Probe::All).await;
     let next = body.frame().await.unwrap().unwrap().into_data().unwrap();

@@ -9,7 +9,7 @@ use std::{
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::watch;
-use vitals_core::{Health, Report};
+use vitals_core::{CheckStatus, Health, Report};
 
 use super::render;
 
@@ -31,12 +31,14 @@ pub struct StatusBody {
 
 enum Kind {
     Full(Option<Bytes>),
-    /// The first event is the state now; each later one follows a change the registry
-    /// published. One subscription per viewer, no timer.
+    /// The first event is the state now; each later one follows a published report in which
+    /// a status changed (the overall one, or a check's): a run that changes nothing sends
+    /// nothing. One subscription per viewer, no timer.
     Events {
         health: Health,
         trusted: bool,
         first: bool,
+        sent: Vec<CheckStatus>,
         next: Option<Changed>,
     },
 }
@@ -68,15 +70,29 @@ impl StatusBody {
     pub(crate) fn events(health: Health, trusted: bool) -> Self {
         let mut receiver = health.subscribe();
         receiver.mark_unchanged();
+        let sent = statuses(&receiver.borrow());
         StatusBody {
             kind: Kind::Events {
                 health,
                 trusted,
                 first: true,
+                sent,
                 next: Some(wait(receiver)),
             },
         }
     }
+}
+
+/// What a viewer is told of: the overall status, then each check's.
+fn statuses(report: &Report) -> Vec<CheckStatus> {
+    let overall = match report.status {
+        vitals_core::Status::Pass => CheckStatus::Pass,
+        vitals_core::Status::Warn => CheckStatus::Warn,
+        vitals_core::Status::Fail => CheckStatus::Fail,
+    };
+    std::iter::once(overall)
+        .chain(report.checks.iter().map(|c| c.status))
+        .collect()
 }
 
 fn event(health: &Health, trusted: bool) -> Bytes {
@@ -101,26 +117,37 @@ impl Body for StatusBody {
                 health,
                 trusted,
                 first,
+                sent,
                 next,
             } => {
                 if std::mem::take(first) {
                     return Poll::Ready(Some(Ok(Frame::data(event(health, *trusted)))));
                 }
-                let Some(waiting) = next else {
-                    return Poll::Ready(None);
-                };
-                match waiting.as_mut().poll(cx) {
-                    Poll::Pending => Poll::Pending,
-                    // The registry is gone, or draining: the stream ends, so a graceful
-                    // shutdown is not held open by viewers.
-                    Poll::Ready((_, Err(_))) => {
-                        *next = None;
-                        Poll::Ready(None)
-                    }
-                    Poll::Ready((receiver, Ok(()))) => {
-                        let frame = event(health, *trusted);
-                        *next = (!health.is_draining()).then(|| wait(receiver));
-                        Poll::Ready(Some(Ok(Frame::data(frame))))
+                loop {
+                    let Some(waiting) = next else {
+                        return Poll::Ready(None);
+                    };
+                    match waiting.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        // The registry is gone: the stream ends.
+                        Poll::Ready((_, Err(_))) => {
+                            *next = None;
+                            return Poll::Ready(None);
+                        }
+                        Poll::Ready((mut receiver, Ok(()))) => {
+                            let now = statuses(&receiver.borrow_and_update());
+                            // Draining: the last event, then the end, so a graceful shutdown
+                            // is not held open by viewers.
+                            let draining = health.is_draining();
+                            if now == *sent && !draining {
+                                *next = Some(wait(receiver));
+                                continue;
+                            }
+                            *sent = now;
+                            let frame = event(health, *trusted);
+                            *next = (!draining).then(|| wait(receiver));
+                            return Poll::Ready(Some(Ok(Frame::data(frame))));
+                        }
                     }
                 }
             }

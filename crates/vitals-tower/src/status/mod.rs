@@ -8,7 +8,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `{base}` | the page (`Accept: text/html`), or the same data as JSON |
-//! | `{base}/events` | `text/event-stream`: the JSON again each time a run changes something |
+//! | `{base}/events` | `text/event-stream`: the JSON again each time a status changes |
 //! | `{base}/badge.svg` | the overall (readiness) status as an SVG badge |
 //! | `{base}/badge/{check}.svg` | one check's status; `?uptime=24h` (`1h`, `7d`, `30d`) its uptime |
 //!
