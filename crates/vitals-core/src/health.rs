@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::{
     CheckStatus, CheckTiming, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
     engine::{Demand, Engine, Pending},
+    entry::Entry,
     history::{RunRecord, Transition},
 };
 
@@ -159,36 +160,14 @@ impl Health {
         self.engine
             .entries
             .iter()
-            .map(|entry| {
-                let status = self
-                    .engine
-                    .check_status(&entry.name, false)
-                    .unwrap_or(CheckStatus::Fail);
-                let history = entry.history();
-                let (runs, transitions) = history.snapshot();
-                let uptime = crate::history::UPTIME_WINDOWS
-                    .map(|(window, length)| (window, history.uptime(now, length)));
-                drop(history);
-                CheckHistory {
-                    name: entry.name.clone(),
-                    component: entry.component.clone(),
-                    critical: entry.critical,
-                    skipped_by: entry.skipped_by.clone(),
-                    status,
-                    since: transitions.last().map(|t| t.at),
-                    last_error: runs
-                        .iter()
-                        .rev()
-                        .find(|r| r.status != CheckStatus::Pass)
-                        .and_then(|r| r.output.clone()),
-                    uptime,
-                    runs,
-                    transitions,
-                    timing: entry.timing,
-                    interval: entry.interval,
-                }
-            })
+            .map(|entry| check_history(entry, now))
             .collect()
+    }
+
+    /// [`Health::history`] of the check called `name` alone; `None` for an unknown name.
+    pub fn check_history(&self, name: &str) -> Option<CheckHistory> {
+        let entry = self.engine.entries.iter().find(|e| e.name == name)?;
+        Some(check_history(entry, SystemTime::now()))
     }
 
     /// Standing demand for fresh results, for a long-lived watcher of
@@ -326,4 +305,34 @@ pub struct CheckHistory {
     pub timing: CheckTiming,
     /// Background mode's period (`None`: on demand).
     pub interval: Option<Duration>,
+}
+
+/// One check's history and its status now, from memory.
+fn check_history(entry: &Entry, now: SystemTime) -> CheckHistory {
+    let status = entry
+        .status_at(tokio::time::Instant::now(), false)
+        .unwrap_or(CheckStatus::Fail);
+    let history = entry.history();
+    let (runs, transitions) = history.snapshot();
+    let uptime = crate::history::UPTIME_WINDOWS
+        .map(|(window, length)| (window, history.uptime(now, length)));
+    drop(history);
+    CheckHistory {
+        name: entry.name.clone(),
+        component: entry.component.clone(),
+        critical: entry.critical,
+        skipped_by: entry.skipped_by.clone(),
+        status,
+        since: transitions.last().map(|t| t.at),
+        last_error: runs
+            .iter()
+            .rev()
+            .find(|r| r.status != CheckStatus::Pass)
+            .and_then(|r| r.output.clone()),
+        uptime,
+        runs,
+        transitions,
+        timing: entry.timing,
+        interval: entry.interval,
+    }
 }

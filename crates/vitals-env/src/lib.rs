@@ -487,8 +487,8 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
                 if item.is_empty() {
                     return Err("found an empty item".to_owned());
                 }
-                let builder = || vitals_net::CertificateCheck::builder(item).warn_days(warn_days);
-                let endpoint = builder().build().map_err(|e| e.to_string())?.endpoint();
+                let builder = vitals_net::CertificateCheck::builder(item).warn_days(warn_days);
+                let endpoint = builder.endpoint().map_err(|e| e.to_string())?;
                 let name = format!("certificate:{endpoint}");
                 if built
                     .iter()
@@ -496,7 +496,7 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
                 {
                     return Err(format!("{endpoint} is listed twice"));
                 }
-                built.push(builder().name(name).build().map_err(|e| e.to_string())?);
+                built.push(builder.name(name).build().map_err(|e| e.to_string())?);
             }
             Ok(built)
         },

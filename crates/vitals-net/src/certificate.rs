@@ -124,6 +124,12 @@ impl CertificateCheckBuilder {
         self
     }
 
+    /// The endpoint the check will connect to, `host:port` (`[v6]:port`), as the target
+    /// parses (to name a check before building it; nothing is loaded).
+    pub fn endpoint(&self) -> Result<String, InvalidConfig> {
+        Ok(Endpoint::parse(&self.target, Some(443))?.to_string())
+    }
+
     /// Parses the target and loads the trusted roots (nothing is connected yet).
     pub fn build(self) -> Result<CertificateCheck, InvalidConfig> {
         let endpoint = Endpoint::parse(&self.target, Some(443))?;
@@ -206,11 +212,6 @@ fn plural(n: i64, word: &str) -> String {
 }
 
 impl CertificateCheck {
-    /// The endpoint checked, `host:port` (`[v6]:port`).
-    pub fn endpoint(&self) -> String {
-        self.endpoint.to_string()
-    }
-
     /// The verdict on a certificate whose verification failed, in words.
     fn broken(&self, error: &CertificateError, facts: &Facts, days_left: i64) -> String {
         let name = self.server_name.to_str();

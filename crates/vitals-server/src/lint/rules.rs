@@ -446,6 +446,15 @@ fn target(
     None
 }
 
+/// The critical check whose run can take longest: the one a probe waits for at worst.
+fn slowest_critical<'p>(checks: &[&'p PlannedCheck]) -> Option<&'p PlannedCheck> {
+    checks
+        .iter()
+        .copied()
+        .filter(|c| c.critical)
+        .max_by_key(|c| c.timing.budget)
+}
+
 /// The startup window must hold the longest first run of the checks the probe waits for.
 fn startup_window(
     probe: &Node,
@@ -456,11 +465,7 @@ fn startup_window(
     at: &dyn Fn(usize, &'static Rule, String, String) -> Finding,
     findings: &mut Vec<Finding>,
 ) {
-    let Some(slowest) = checks
-        .iter()
-        .filter(|c| c.critical)
-        .max_by_key(|c| c.timing.budget)
-    else {
+    let Some(slowest) = slowest_critical(checks) else {
         return;
     };
     let window = Duration::from_secs(times.window());
@@ -513,11 +518,7 @@ fn outage_window(
     at: &dyn Fn(usize, &'static Rule, String, String) -> Finding,
     findings: &mut Vec<Finding>,
 ) {
-    let Some(slowest) = checks
-        .iter()
-        .filter(|c| c.critical)
-        .max_by_key(|c| c.timing.budget)
-    else {
+    let Some(slowest) = slowest_critical(checks) else {
         return;
     };
     let kubelet = times.failure_threshold * times.period;

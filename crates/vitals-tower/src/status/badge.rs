@@ -1,6 +1,8 @@
 //! SVG badges in the usual two-part shape: a label and a value, terse (no output, no detail).
 use vitals_core::{Health, Probe};
 
+use super::render::escape;
+
 /// The badge's colour for a value.
 fn colour(value: &str) -> &'static str {
     match value {
@@ -14,13 +16,6 @@ fn colour(value: &str) -> &'static str {
 /// Text width at 11 px Verdana, roughly: enough for the badge to hold its words.
 fn width(text: &str) -> usize {
     text.chars().count() * 7 + 10
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn badge(label: &str, value: &str, fill: &str) -> String {
@@ -47,7 +42,7 @@ pub(super) fn overall(health: &Health) -> String {
 
 /// One check's status, or with `uptime=WINDOW` its uptime; `None` for an unknown check.
 pub(super) fn check(health: &Health, name: &str, query: &str) -> Option<String> {
-    let history = health.history().into_iter().find(|c| c.name == name)?;
+    let history = health.check_history(name)?;
     let window = query
         .split('&')
         .find_map(|pair| pair.strip_prefix("uptime="));

@@ -72,8 +72,8 @@ pub(crate) fn json(snapshot: &Snapshot) -> Value {
     })
 }
 
-/// Text for HTML: `<`, `>`, `&` and quotes escaped.
-fn escape(text: &str) -> String {
+/// Text for HTML and SVG: `<`, `>`, `&` and quotes escaped.
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
