@@ -1,7 +1,10 @@
 //! Criterion benchmarks, each against a baseline measured in the same run:
 //!
 //! - `passthrough`: a non-probe request through `HealthLayer` vs the bare inner service vs the
-//!   same service behind one trivial tower-http layer.
+//!   same service behind one trivial tower-http layer, and behind tower-http's layer for
+//!   answering some requests itself, asked the same question about the path.
+//! - `passthrough in hyper`: the same request through hyper's HTTP/1 server connection (in
+//!   process, over an in-memory pipe): what the layer costs where it runs.
 //! - `probe`: a terse `/readyz` answered from a fresh cache vs a `service_fn` returning a
 //!   static 200 with the same headers.
 //!   The same cached probe with metrics recorded into a Prometheus recorder.
@@ -9,14 +12,18 @@
 //! - `timing`: 50 checks of 100 ms each vs one 100 ms sleep; the same with one of them
 //!   hung (cut at its 300 ms attempt timeout), answered as a probe (within 250 ms) and waited
 //!   for in full.
-use std::{hint::black_box, time::Duration};
+use std::{convert::Infallible, hint::black_box, time::Duration};
 
 use criterion::{
     BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
+use hyper::body::Incoming;
 use tower::{Layer, service_fn};
 use tower_http::map_response_body::MapResponseBodyLayer;
-use vitals_bench::{Sleepy, app, app_full, get, registry, serve, static_200, warm};
+use vitals_bench::{
+    HyperConnection, Sleepy, app, app_full, app_full_any, get, path_answering_peer, registry,
+    serve, static_200, warm,
+};
 use vitals_core::{Backoff, CheckOptions, Health, Probe, ReportOptions, Status};
 use vitals_tower::HealthLayer;
 
@@ -77,6 +84,73 @@ fn passthrough(c: &mut Criterion) {
         &mut group,
         "Full: tower-http MapResponseBody",
         MapResponseBodyLayer::new(|body| body).layer(service_fn(app_full)),
+    );
+    // The peer doing the same job: tower-http's layer for answering some requests itself,
+    // asked the same first question (the path's second byte).
+    bench_passthrough(
+        &mut group,
+        "Full: tower-http ValidateRequestHeader by path",
+        path_answering_peer().layer(service_fn(app_full)),
+    );
+    group.finish();
+}
+
+/// One pass-through request through hyper's HTTP/1 server connection to `service` (in this
+/// process, over an in-memory pipe), as a benchmark of `group`.
+fn bench_in_hyper<S, B>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    service: S,
+) where
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut connection = runtime.block_on(async { HyperConnection::start(service) });
+    group.bench_function(name, |b| {
+        b.iter(|| runtime.block_on(connection.get("/orders/42")))
+    });
+    runtime.block_on(connection.close());
+}
+
+/// Pass-through where a layer runs in a server: the request's whole path through hyper.
+fn passthrough_in_hyper(c: &mut Criterion) {
+    let mut group = c.benchmark_group("passthrough in hyper");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let health = || registry(1, Duration::from_secs(3600));
+    let app = service_fn(app_full_any::<Incoming>);
+    bench_in_hyper(&mut group, &runtime, "bare service_fn", app);
+    bench_in_hyper(
+        &mut group,
+        &runtime,
+        "HealthLayer",
+        HealthLayer::new(health()).layer(app),
+    );
+    bench_in_hyper(
+        &mut group,
+        &runtime,
+        "HealthLayer::same_body",
+        HealthLayer::new(health()).same_body().layer(app),
+    );
+    bench_in_hyper(
+        &mut group,
+        &runtime,
+        "tower-http MapResponseBody",
+        MapResponseBodyLayer::new(|body| body).layer(app),
+    );
+    bench_in_hyper(
+        &mut group,
+        &runtime,
+        "tower-http ValidateRequestHeader by path",
+        path_answering_peer().layer(app),
     );
     group.finish();
 }
@@ -196,5 +270,12 @@ fn timing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, passthrough, probe, fanout, timing);
+criterion_group!(
+    benches,
+    passthrough,
+    passthrough_in_hyper,
+    probe,
+    fanout,
+    timing
+);
 criterion_main!(benches);

@@ -14,7 +14,12 @@ use http::{
     HeaderValue, Request, Response, StatusCode,
     header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE},
 };
+use http_body::Body;
 use http_body_util::{Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tower_http::validate_request::ValidateRequestHeaderLayer;
 use vitals_core::{Check, CheckError, Details, Health, Probe, async_trait};
 
 /// The inner application: answers every request with an empty 200 at once.
@@ -26,6 +31,37 @@ pub fn app(_req: Request<()>) -> Ready<Result<Response<Empty<Bytes>>, Infallible
 /// bodies can): what `HealthLayer::same_body` needs.
 pub fn app_full(_req: Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
     ready(Ok(Response::new(Full::new(Bytes::new()))))
+}
+
+/// The same answer for any request body type (hyper's `Incoming` in `passthrough-hyper`).
+pub fn app_full_any<B>(_req: Request<B>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    ready(Ok(Response::new(Full::new(Bytes::new()))))
+}
+
+/// The peer of `HealthLayer` on a pass-through request: tower-http's own layer for answering
+/// some requests itself (`ValidateRequestHeaderLayer::custom`), asked the same question
+/// `HealthLayer` asks first — is the path's second byte one of the probe paths' second bytes
+/// — and answering those with a static 200. It does no more than that: the least a layer that
+/// answers by path costs (one path read, one enum future).
+// The signature is tower-http's (`ValidateRequest` answers with `Err(Response)`).
+#[allow(clippy::type_complexity, clippy::result_large_err)]
+pub fn path_answering_peer<B>() -> ValidateRequestHeaderLayer<
+    impl FnMut(&mut Request<B>) -> Result<(), Response<Full<Bytes>>> + Clone,
+> {
+    let mut second_bytes = [0u64; 4];
+    for probe in Probe::EVERY {
+        if let Some(&byte) = probe.path().as_bytes().get(1) {
+            second_bytes[usize::from(byte >> 6)] |= 1 << (byte & 63);
+        }
+    }
+    ValidateRequestHeaderLayer::custom(move |request: &mut Request<B>| {
+        match request.uri().path().as_bytes().get(1) {
+            Some(&byte) if second_bytes[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0 => {
+                Err(Response::new(Full::new(Bytes::from_static(b"ok"))))
+            }
+            _ => Ok(()),
+        }
+    })
 }
 
 /// The baseline of a probe: a static 200 with the same headers a terse probe answer carries.
@@ -122,4 +158,72 @@ where
 /// A GET request for `path`.
 pub fn get(path: &str) -> Request<()> {
     Request::get(path).body(()).expect("a valid request")
+}
+
+/// One HTTP/1 connection to `service` through hyper's server, in this process over an
+/// in-memory pipe: the client writes raw request bytes and reads each response's head (every
+/// answer measured has an empty body), so nearly all the work is the server's.
+pub struct HyperConnection {
+    client: DuplexStream,
+    buffer: Vec<u8>,
+    connection: tokio::task::JoinHandle<hyper::Result<()>>,
+}
+
+impl HyperConnection {
+    /// Serves `service` on a new connection (spawned on the current runtime).
+    pub fn start<S, B>(service: S) -> Self
+    where
+        S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let connection = tokio::spawn(
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(server), TowerToHyperService::new(service)),
+        );
+        HyperConnection {
+            client,
+            buffer: Vec::with_capacity(4096),
+            connection,
+        }
+    }
+
+    /// Sends `GET path` and reads the response's head; panics unless it is a 200.
+    pub async fn get(&mut self, path: &str) {
+        let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n");
+        self.client
+            .write_all(request.as_bytes())
+            .await
+            .expect("the request is written");
+        self.buffer.clear();
+        let mut chunk = [0u8; 1024];
+        while !self.buffer.ends_with(b"\r\n\r\n") {
+            let read = self
+                .client
+                .read(&mut chunk)
+                .await
+                .expect("the response is read");
+            assert!(read > 0, "the server closed the connection");
+            self.buffer.extend_from_slice(&chunk[..read]);
+        }
+        assert!(
+            self.buffer.starts_with(b"HTTP/1.1 200 OK\r\n"),
+            "{}",
+            String::from_utf8_lossy(&self.buffer)
+        );
+    }
+
+    /// Closes the connection and waits for the server's side to end cleanly.
+    pub async fn close(self) {
+        drop(self.client);
+        self.connection
+            .await
+            .expect("the connection task ends")
+            .expect("the connection ends cleanly");
+    }
 }

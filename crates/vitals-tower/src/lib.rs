@@ -104,13 +104,15 @@ pub use status::{StatusBody, StatusPage};
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct HealthLayer<M = Wrapped> {
-    health: Health,
-    config: Arc<Config>,
+    shared: Arc<Shared>,
     mode: PhantomData<fn() -> M>,
 }
 
+/// What a layer and every service it makes share, behind one `Arc`: a clone per request (as
+/// hyper-util's and axum's adapters make) costs one reference count.
 #[derive(Clone, Debug)]
-pub(crate) struct Config {
+pub(crate) struct Shared {
+    pub(crate) health: Health,
     routes: Vec<(Cow<'static, str>, Probe)>,
     /// The routes' second bytes, as a 256-bit set: a path whose second byte is in none of them
     /// is no probe's (one load and a bit test for most pass-through requests).
@@ -119,8 +121,8 @@ pub(crate) struct Config {
     pub(crate) details: details::Details,
 }
 
-impl Config {
-    /// Recomputes [`Config::second_bytes`] after the routes changed.
+impl Shared {
+    /// Recomputes [`Shared::second_bytes`] after the routes changed.
     fn index_routes(&mut self) {
         self.second_bytes = [0; 4];
         for (route, _) in &self.routes {
@@ -137,7 +139,7 @@ impl Config {
     /// One pass over the routes; a route's second byte is compared before anything else, so
     /// a pass-through path usually costs one byte comparison per route.
     #[inline(always)]
-    fn target(&self, path: &str, health: &Health) -> Option<Target> {
+    fn target(&self, path: &str) -> Option<Target> {
         let path = path.as_bytes();
         // Only a route (exact) can match a path this short or with a second byte no route
         // has; routes are at least one byte, so a longer path needs a route's second byte.
@@ -164,19 +166,22 @@ impl Config {
             }
         }
         let (len, probe) = under?;
-        self.check_target(&path[len + 1..], probe, health)
+        self.check_target(&path[len + 1..], probe)
     }
 
     /// `/readyz/NAME`, for a check of that probe; else not a probe path.
     #[cold]
-    fn check_target(&self, name: &[u8], probe: Probe, health: &Health) -> Option<Target> {
+    fn check_target(&self, name: &[u8], probe: Probe) -> Option<Target> {
         let name = std::str::from_utf8(name).ok()?;
-        (!name.is_empty() && health.probe_check_names(probe).any(|check| check == name)).then(
-            || Target {
-                probe,
-                check: Some(name.to_owned()),
-            },
-        )
+        (!name.is_empty()
+            && self
+                .health
+                .probe_check_names(probe)
+                .any(|check| check == name))
+        .then(|| Target {
+            probe,
+            check: Some(name.to_owned()),
+        })
     }
 }
 
@@ -188,16 +193,16 @@ impl HealthLayer {
             .map(|probe| (Cow::Borrowed(probe.path()), probe))
             .collect();
         HealthLayer {
-            health,
-            config: Arc::new({
-                let mut config = Config {
+            shared: Arc::new({
+                let mut shared = Shared {
+                    health,
                     routes,
                     second_bytes: [0; 4],
                     verbose: false,
                     details: details::Details::default(),
                 };
-                config.index_routes();
-                config
+                shared.index_routes();
+                shared
             }),
             mode: PhantomData,
         }
@@ -233,8 +238,7 @@ impl HealthLayer {
     /// ```
     pub fn same_body(self) -> HealthLayer<SameBody> {
         HealthLayer {
-            health: self.health,
-            config: self.config,
+            shared: self.shared,
             mode: PhantomData,
         }
     }
@@ -245,18 +249,18 @@ impl<M> HealthLayer<M> {
     /// guide's probes use `.route("/", Probe::All)`.
     pub fn route(mut self, path: impl Into<Cow<'static, str>>, probe: Probe) -> Self {
         let path = path.into();
-        let config = Arc::make_mut(&mut self.config);
-        config.routes.retain(|(p, _)| *p != path);
-        config.routes.push((path, probe));
-        config.index_routes();
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.routes.retain(|(p, _)| *p != path);
+        shared.routes.push((path, probe));
+        shared.index_routes();
         self
     }
 
     /// Stops answering `path`; requests to it pass through.
     pub fn without_route(mut self, path: &str) -> Self {
-        let config = Arc::make_mut(&mut self.config);
-        config.routes.retain(|(p, _)| p != path);
-        config.index_routes();
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.routes.retain(|(p, _)| p != path);
+        shared.index_routes();
         self
     }
 
@@ -264,7 +268,7 @@ impl<M> HealthLayer<M> {
     /// callers the [details policy](Self::details) admits. Outputs are scrubbed of credentials
     /// either way.
     pub fn verbose(mut self, verbose: bool) -> Self {
-        Arc::make_mut(&mut self.config).verbose = verbose;
+        Arc::make_mut(&mut self.shared).verbose = verbose;
         self
     }
 
@@ -272,20 +276,20 @@ impl<M> HealthLayer<M> {
     /// [`ClientAddr`] extension, and callers with the [token](Self::details_token)). Others
     /// get the terse answer with the same status code.
     pub fn details(mut self, policy: DetailsPolicy) -> Self {
-        Arc::make_mut(&mut self.config).details.policy = policy;
+        Arc::make_mut(&mut self.shared).details.policy = policy;
         self
     }
 
     /// Under [`DetailsPolicy::Local`], also show details to requests carrying
     /// `Authorization: Bearer <token>` (a dashboard, a debugging session through an ingress).
     pub fn details_token(mut self, token: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.config).details.token = Some(token.into());
+        Arc::make_mut(&mut self.shared).details.token = Some(token.into());
         self
     }
 
     /// The paths answered, with their probes.
     pub fn routes(&self) -> impl Iterator<Item = (&str, Probe)> {
-        self.config
+        self.shared
             .routes
             .iter()
             .map(|(p, probe)| (p.as_ref(), *probe))
@@ -298,8 +302,7 @@ impl<S, M> Layer<S> for HealthLayer<M> {
     fn layer(&self, inner: S) -> Self::Service {
         HealthService {
             inner,
-            health: self.health.clone(),
-            config: self.config.clone(),
+            shared: self.shared.clone(),
             inner_ready: false,
             mode: PhantomData,
         }
@@ -310,8 +313,7 @@ impl<S, M> Layer<S> for HealthLayer<M> {
 #[derive(Debug)]
 pub struct HealthService<S, M = Wrapped> {
     inner: S,
-    health: Health,
-    config: Arc<Config>,
+    shared: Arc<Shared>,
     /// Whether the last `poll_ready` found the inner service ready.
     inner_ready: bool,
     mode: PhantomData<fn() -> M>,
@@ -321,8 +323,7 @@ impl<S: Clone, M> Clone for HealthService<S, M> {
     fn clone(&self) -> Self {
         HealthService {
             inner: self.inner.clone(),
-            health: self.health.clone(),
-            config: self.config.clone(),
+            shared: self.shared.clone(),
             // Readiness is per instance: a clone has reserved nothing yet.
             inner_ready: false,
             mode: PhantomData,
@@ -384,7 +385,7 @@ where
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let ready = std::mem::take(&mut self.inner_ready);
-        match self.config.target(req.uri().path(), &self.health) {
+        match self.shared.target(req.uri().path()) {
             None if ready => ResponseFuture::inner(self.inner.call(req)),
             None => {
                 // The inner service holds the pending readiness (a queued permit, a buffer
@@ -398,7 +399,7 @@ where
                 let fresh = self.inner.clone();
                 drop(std::mem::replace(&mut self.inner, fresh));
                 let (parts, _body) = req.into_parts();
-                request::answer(self.health.clone(), target, parts, &self.config)
+                request::answer(target, parts, &self.shared)
             }
         }
     }

@@ -7,10 +7,10 @@ use http::{
     request::Parts,
 };
 use tower_service::Service;
-use vitals_core::{Health, Probe, ReportOptions};
+use vitals_core::{Probe, ReportOptions};
 
 use crate::{
-    Config, ResponseFuture,
+    ResponseFuture, Shared,
     answer::{Format, plain, render},
 };
 
@@ -32,11 +32,11 @@ pub(crate) struct Target {
 }
 
 pub(crate) fn answer<S: Service<Req>, Req, M>(
-    health: Health,
     target: Target,
     parts: Parts,
-    config: &Config,
+    shared: &Shared,
 ) -> ResponseFuture<S, Req, M> {
+    let health = &shared.health;
     let probe = target.probe;
     let head = match parts.method {
         Method::GET => false,
@@ -55,7 +55,7 @@ pub(crate) fn answer<S: Service<Req>, Req, M>(
     };
     let format = negotiate(&parts.headers);
     // Details only for the callers the policy admits; the status code is everyone's.
-    let verbose = (config.verbose || query.verbose) && config.details.allowed(&parts);
+    let verbose = (shared.verbose || query.verbose) && shared.details.allowed(&parts);
     // Terse and answerable from the cache: no report, no boxed future, static body bytes.
     if !verbose
         && query.exclude.is_empty()
@@ -74,6 +74,7 @@ pub(crate) fn answer<S: Service<Req>, Req, M>(
     if let Some(timeout) = query.timeout {
         options = options.wait_at_most(timeout);
     }
+    let health = health.clone();
     ResponseFuture::later(Box::pin(async move {
         let report = health.report(probe, &options).await;
         render(&report, format, verbose, head)
