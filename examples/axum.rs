@@ -1,8 +1,11 @@
 //! vitals in an axum application: one `.layer(..)` on the Router.
 //!
-//! `cargo run --example axum`, then `curl -s 'localhost:3000/readyz?verbose'`.
+//! `cargo run --example axum`, then `curl -s 'localhost:5000/readyz?verbose'`.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -14,6 +17,7 @@ use vitals::{
     Check, CheckError, CheckOptions, Details, Health, async_trait,
     tower::{ClientAddr, HealthLayer},
 };
+use vitals_env::{EnvConfig, ListenError};
 
 /// A check of the application's own: the scratch directory must be writable.
 struct ScratchDir;
@@ -60,10 +64,13 @@ async fn main() {
             request
         }));
 
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+    // `PORT` (default 5000), read and validated by vitals-env as the server reads it; a port
+    // that cannot be listened on is said in words, as the server says it.
+    let config = EnvConfig::from_env().unwrap_or_else(|errors| errors.exit());
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+    let listener = tokio::net::TcpListener::bind(address)
         .await
-        .expect("bind");
+        .unwrap_or_else(|err| ListenError::new(address, err).exit());
     tracing::info!("listening on {}", listener.local_addr().unwrap());
     // TCP_NODELAY: small probe answers are not held back by Nagle's algorithm.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

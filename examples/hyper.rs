@@ -1,8 +1,11 @@
 //! vitals on a bare hyper 1 server: the layer wraps a `service_fn`, hyper-util serves it.
 //!
-//! `cargo run --example hyper`, then `curl -i localhost:3001/livez`.
+//! `cargo run --example hyper`, then `curl -i localhost:5000/livez`.
 
-use std::convert::Infallible;
+use std::{
+    convert::Infallible,
+    net::{Ipv4Addr, SocketAddr},
+};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -14,6 +17,7 @@ use hyper_util::{
 };
 use tower::{Layer, service_fn};
 use vitals::{Health, tower::HealthLayer};
+use vitals_env::{EnvConfig, ListenError};
 
 #[tokio::main]
 async fn main() {
@@ -30,10 +34,13 @@ async fn main() {
     // layered service's response type is the app's own.
     let service = HealthLayer::new(health).same_body().layer(app);
 
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+    // `PORT` (default 5000), read and validated by vitals-env as the server reads it; a port
+    // that cannot be listened on is said in words, as the server says it.
+    let config = EnvConfig::from_env().unwrap_or_else(|errors| errors.exit());
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+    let listener = tokio::net::TcpListener::bind(address)
         .await
-        .expect("bind");
+        .unwrap_or_else(|err| ListenError::new(address, err).exit());
     tracing::info!("listening on {}", listener.local_addr().unwrap());
     loop {
         let (stream, _) = match listener.accept().await {

@@ -9,6 +9,7 @@
 
 use std::{
     convert::Infallible,
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     task::{Context, Poll},
 };
 
@@ -19,7 +20,7 @@ use tonic::{
 };
 
 use vitals::{Health, tonic::GrpcHealth, tower::HealthLayer};
-use vitals_env::EnvConfig;
+use vitals_env::{EnvConfig, ListenError};
 
 /// The example's own gRPC message, `vitals.example.EchoMessage { string text = 1; }`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -84,28 +85,28 @@ async fn main() {
     // Like vitals-server: after SIGTERM, readiness fails at once and the server keeps
     // answering this long, so load balancers and the kubelet see it before the port closes.
     // `SHUTDOWN_DELAY_MS` and `PORT`, read and validated by vitals-env like every other variable.
-    let config = match EnvConfig::from_env() {
-        Ok(config) => config,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("configuration error: {error}");
-            }
-            std::process::exit(2);
-        }
-    };
+    let config = EnvConfig::from_env().unwrap_or_else(|errors| errors.exit());
     let shutdown_delay = config.shutdown_delay;
     let port = config.port;
     // All interfaces, IPv6 and (mapped) IPv4, where the kernel allows both on one socket (Linux
     // does by default): the kubelet probes the pod's IP, whichever family the cluster uses.
-    let listener = match tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
+    let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    let listener = match tokio::net::TcpListener::bind(any6).await {
         Ok(listener) => listener,
-        Err(_) => match tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                eprintln!("cannot listen on port {port} (PORT={port}): {err}");
-                std::process::exit(1);
+        // No IPv6 on this machine: IPv4 only. A taken port is taken for both.
+        Err(err)
+            if !matches!(
+                err.kind(),
+                std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            let any4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+            match tokio::net::TcpListener::bind(any4).await {
+                Ok(listener) => listener,
+                Err(err) => ListenError::new(any4, err).exit(),
             }
-        },
+        }
+        Err(err) => ListenError::new(any6, err).exit(),
     };
     tracing::info!("listening on {}", listener.local_addr().unwrap());
 

@@ -4,11 +4,54 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http, start_example};
+use common::{example, http, start_example};
 use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
+
+/// An example whose port is taken says so in the server's words (vitals-env's `ListenError`,
+/// the sentence vitals-server's own test pins) and exits 1: no panic, no OS error number.
+#[tokio::test]
+async fn the_examples_say_a_taken_port_as_the_server_does() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let sentence = |address: &str| {
+        format!(
+            "cannot listen on {address} (PORT={port}): address already in use; another process \
+             listens on that port: choose another with PORT"
+        )
+    };
+    // axum and hyper listen on loopback; tonic on every interface, IPv6 and IPv4 on one
+    // socket (IPv4 alone where the machine has no IPv6), which the loopback listener blocks.
+    for (name, addresses) in [
+        ("axum", vec![format!("127.0.0.1:{port}")]),
+        ("hyper", vec![format!("127.0.0.1:{port}")]),
+        (
+            "tonic",
+            vec![format!("[::]:{port}"), format!("0.0.0.0:{port}")],
+        ),
+    ] {
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::process::Command::new(example(name))
+                .env_clear()
+                .env("PORT", port.to_string())
+                .output(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        let last = stderr.trim_end().lines().last().unwrap_or_default();
+        assert!(
+            addresses.iter().any(|address| last == sentence(address)),
+            "{name}: {stderr}"
+        );
+    }
+    drop(taken);
+}
 
 #[tokio::test]
 async fn the_axum_example_answers_probes_and_its_routes() {

@@ -88,6 +88,16 @@ impl EnvErrors {
     pub fn is_empty(&self) -> bool {
         false
     }
+
+    /// Prints every error to stderr, one `configuration error: …` line each, and exits with
+    /// status 2 (a usage error, as clap's `Error::exit` does): what `vitals-server` and the
+    /// examples do when the environment is wrong, before anything has started.
+    pub fn exit(&self) -> ! {
+        for error in self {
+            eprintln!("configuration error: {error}");
+        }
+        std::process::exit(2)
+    }
 }
 
 impl<'a> IntoIterator for &'a EnvErrors {

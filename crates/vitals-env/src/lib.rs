@@ -36,6 +36,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod listen;
 mod parse;
 pub mod variables;
 
@@ -45,6 +46,7 @@ use vitals_core::{Check, CheckOptions, Health, HealthBuilder, Skip};
 use vitals_retry::Backoff;
 
 pub use error::{EnvError, EnvErrors};
+pub use listen::ListenError;
 pub use parse::COMPONENTS;
 pub use variables::{DefaultValue, VARIABLES, Variable, markdown_table};
 pub use vitals_core::Components;

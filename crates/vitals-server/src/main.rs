@@ -42,7 +42,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower::{Layer as _, ServiceExt as _};
 use tracing_subscriber::EnvFilter;
 use vitals_core::Health;
-use vitals_env::EnvConfig;
+use vitals_env::{EnvConfig, ListenError};
 use vitals_tonic::GrpcHealth;
 use vitals_tower::ClientAddr;
 
@@ -115,15 +115,7 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let config = match EnvConfig::from_env() {
-        Ok(config) => config,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("configuration error: {error}");
-            }
-            return ExitCode::from(2);
-        }
-    };
+    let config = EnvConfig::from_env().unwrap_or_else(|errors| errors.exit());
 
     // The recorder first: the registry registers its metric handles when it is built.
     let metrics = config.metrics.then(prometheus);
@@ -162,29 +154,7 @@ async fn main() -> ExitCode {
     // loopback, which the connection's address below tells.
     let app = startup::health_layer(&config, health.clone()).layer(router);
 
-    let listener = match listen(config.listen_address, config.port) {
-        Ok(listener) => listener,
-        Err((addr, err)) => {
-            let hint = match err.kind() {
-                std::io::ErrorKind::AddrInUse => {
-                    "another process listens on that port: choose another with PORT"
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    "ports below 1024 need privileges: choose a port above 1023 with PORT"
-                }
-                std::io::ErrorKind::AddrNotAvailable => {
-                    "no interface of this machine has that address: check LISTEN_ADDRESS"
-                }
-                _ => "check PORT and LISTEN_ADDRESS",
-            };
-            eprintln!(
-                "cannot listen on {addr} (PORT={}): {}; {hint}",
-                config.port,
-                io_words(&err)
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+    let listener = listen(config.listen_address, config.port).unwrap_or_else(|error| error.exit());
     let local = listener
         .local_addr()
         .expect("a bound listener has an address");
@@ -244,23 +214,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// An I/O error in words, without the OS's error number.
-fn io_words(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let words = text.split(" (os error").next().unwrap_or(&text);
-    let mut words = words.to_owned();
-    if let Some(first) = words.get(..1) {
-        words.replace_range(..1, &first.to_lowercase());
-    }
-    words
-}
-
 /// Listens on `address`, or on every interface with one dual-stack socket (IPv6, and IPv4 as
 /// mapped addresses), falling back to IPv4 only where the kernel has no IPv6.
-fn listen(
-    address: Option<IpAddr>,
-    port: u16,
-) -> Result<tokio::net::TcpListener, (SocketAddr, std::io::Error)> {
+fn listen(address: Option<IpAddr>, port: u16) -> Result<tokio::net::TcpListener, ListenError> {
     let bind = |addr: SocketAddr, dual_stack: bool| -> std::io::Result<tokio::net::TcpListener> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
@@ -279,18 +235,18 @@ fn listen(
     match address {
         Some(ip) => {
             let addr = SocketAddr::new(ip, port);
-            bind(addr, false).map_err(|e| (addr, e))
+            bind(addr, false).map_err(|e| ListenError::new(addr, e))
         }
         None => {
             let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
             bind(any6, true).or_else(|err| {
                 use std::io::ErrorKind::{AddrInUse, PermissionDenied};
                 if matches!(err.kind(), AddrInUse | PermissionDenied) {
-                    return Err((any6, err));
+                    return Err(ListenError::new(any6, err));
                 }
                 tracing::warn!("no IPv6 ({err}): listening on IPv4 only");
                 let any4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
-                bind(any4, false).map_err(|e| (any4, e))
+                bind(any4, false).map_err(|e| ListenError::new(any4, e))
             })
         }
     }
