@@ -111,10 +111,8 @@ fn bench_in_hyper<S, B>(
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let mut connection = runtime.block_on(async { HyperConnection::start(service) });
-    group.bench_function(name, |b| {
-        b.iter(|| runtime.block_on(connection.get("/orders/42")))
-    });
+    let mut connection = runtime.block_on(async { HyperConnection::start(service, "/orders/42") });
+    group.bench_function(name, |b| b.iter(|| runtime.block_on(connection.get())));
     runtime.block_on(connection.close());
 }
 

@@ -161,17 +161,20 @@ pub fn get(path: &str) -> Request<()> {
 }
 
 /// One HTTP/1 connection to `service` through hyper's server, in this process over an
-/// in-memory pipe: the client writes raw request bytes and reads each response's head (every
-/// answer measured has an empty body), so nearly all the work is the server's.
+/// in-memory pipe: the client writes the same raw request bytes each time (built once) and
+/// reads each response's head (every answer measured has an empty body), so nearly all the
+/// work is the server's.
 pub struct HyperConnection {
     client: DuplexStream,
+    request: Vec<u8>,
     buffer: Vec<u8>,
     connection: tokio::task::JoinHandle<hyper::Result<()>>,
 }
 
 impl HyperConnection {
-    /// Serves `service` on a new connection (spawned on the current runtime).
-    pub fn start<S, B>(service: S) -> Self
+    /// Serves `service` on a new connection (spawned on the current runtime), to be sent
+    /// `GET path` by [`get`](Self::get).
+    pub fn start<S, B>(service: S, path: &str) -> Self
     where
         S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
             + Clone
@@ -188,16 +191,16 @@ impl HyperConnection {
         );
         HyperConnection {
             client,
+            request: format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").into_bytes(),
             buffer: Vec::with_capacity(4096),
             connection,
         }
     }
 
-    /// Sends `GET path` and reads the response's head; panics unless it is a 200.
-    pub async fn get(&mut self, path: &str) {
-        let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n");
+    /// Sends the connection's `GET` and reads the response's head; panics unless it is a 200.
+    pub async fn get(&mut self) {
         self.client
-            .write_all(request.as_bytes())
+            .write_all(&self.request)
             .await
             .expect("the request is written");
         self.buffer.clear();

@@ -13,6 +13,8 @@ use tower_http::map_response_body::MapResponseBodyLayer;
 use vitals_bench::{HyperConnection, app_full_any, path_answering_peer, registry};
 use vitals_tower::HealthLayer;
 
+const PATH: &str = "/orders/42";
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(kind), Some(count)) = (args.next(), args.next()) else {
@@ -27,33 +29,25 @@ fn main() {
     runtime.block_on(async {
         let health = registry(1, Duration::from_secs(3600));
         let app = service_fn(app_full_any::<Incoming>);
-        let (connection, count) = match kind.as_str() {
-            "none" => (HyperConnection::start(app), 0),
-            "bare" => (HyperConnection::start(app), count),
-            "layer" => (
-                HyperConnection::start(HealthLayer::new(health).layer(app)),
-                count,
-            ),
-            "same-body" => (
-                HyperConnection::start(HealthLayer::new(health).same_body().layer(app)),
-                count,
-            ),
-            "map-body" => (
-                HyperConnection::start(MapResponseBodyLayer::new(|body| body).layer(app)),
-                count,
-            ),
-            "answering-peer" => (
-                HyperConnection::start(path_answering_peer().layer(app)),
-                count,
-            ),
+        let mut connection = match kind.as_str() {
+            // `none`: the bare service, started and closed, sent nothing.
+            "none" | "bare" => HyperConnection::start(app, PATH),
+            "layer" => HyperConnection::start(HealthLayer::new(health).layer(app), PATH),
+            "same-body" => {
+                HyperConnection::start(HealthLayer::new(health).same_body().layer(app), PATH)
+            }
+            "map-body" => {
+                HyperConnection::start(MapResponseBodyLayer::new(|body| body).layer(app), PATH)
+            }
+            "answering-peer" => HyperConnection::start(path_answering_peer().layer(app), PATH),
             other => {
                 eprintln!("unknown service {other:?}");
                 std::process::exit(2);
             }
         };
-        let mut connection = connection;
+        let count = if kind == "none" { 0 } else { count };
         for _ in 0..count {
-            connection.get("/orders/42").await;
+            connection.get().await;
         }
         connection.close().await;
     });
