@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{example, http, start_example};
+use common::{example, http, output_within, start_example};
 use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -32,16 +32,9 @@ async fn the_examples_say_a_taken_port_as_the_server_does() {
             vec![format!("[::]:{port}"), format!("0.0.0.0:{port}")],
         ),
     ] {
-        let out = tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio::process::Command::new(example(name))
-                .env_clear()
-                .env("PORT", port.to_string())
-                .output(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let mut command = tokio::process::Command::new(example(name));
+        command.env_clear().env("PORT", port.to_string());
+        let out = output_within(&mut command, Duration::from_secs(30)).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         let last = stderr.trim_end().lines().last().unwrap_or_default();
@@ -160,10 +153,7 @@ async fn each_probe_crates_example_checks_its_target_once() {
         let mut command = tokio::process::Command::new(common::example(name));
         command.args(args).envs(env);
         async move {
-            let out = tokio::time::timeout(Duration::from_secs(60), command.output())
-                .await
-                .unwrap()
-                .unwrap();
+            let out = output_within(&mut command, Duration::from_secs(60)).await;
             (
                 out.status.code(),
                 String::from_utf8_lossy(&out.stdout).into_owned(),

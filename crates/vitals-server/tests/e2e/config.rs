@@ -4,7 +4,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::server_binary;
+use common::{output_within, server_binary};
 
 const NUMBER_JUNK: &[&str] = &[
     "abc",
@@ -140,10 +140,7 @@ async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = output_within(&mut cmd, Duration::from_secs(30)).await;
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -200,12 +197,7 @@ async fn help_lists_every_variable_and_unknown_arguments_are_refused() {
     let server = |args: &[&str]| {
         let mut cmd = tokio::process::Command::new(server_binary());
         cmd.env_clear().args(args);
-        async move {
-            tokio::time::timeout(Duration::from_secs(30), cmd.output())
-                .await
-                .expect("the server does not start serving")
-                .unwrap()
-        }
+        async move { output_within(&mut cmd, Duration::from_secs(30)).await }
     };
     let help = server(&["--help"]).await;
     assert_eq!(help.status.code(), Some(0));

@@ -3,7 +3,7 @@ use crate::common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::{http, poll_until, server_binary};
+use common::{http, output_within, poll_until, server_binary};
 use tokio::process::Child;
 
 async fn start(
@@ -90,15 +90,11 @@ async fn bad_configuration_exits_non_zero_naming_the_variable() {
         ("CUSTOM_CODE_RUNNER_URI", "runner:8080"),
     ];
     for (var, value) in cases {
-        let out = tokio::process::Command::new(server_binary())
-            .env_clear()
+        let mut cmd = tokio::process::Command::new(server_binary());
+        cmd.env_clear()
             .env(var, value)
-            .env("PORT", if var == "PORT" { value } else { "0" })
-            .output();
-        let out = tokio::time::timeout(Duration::from_secs(30), out)
-            .await
-            .unwrap()
-            .unwrap();
+            .env("PORT", if var == "PORT" { value } else { "0" });
+        let out = output_within(&mut cmd, Duration::from_secs(30)).await;
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

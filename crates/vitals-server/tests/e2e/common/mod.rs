@@ -9,6 +9,15 @@ use tokio::{
     sync::mpsc::UnboundedReceiver,
 };
 
+/// Runs `command` to its end, within `limit`: what it printed and how it exited. A process
+/// still running after `limit` (serving instead of exiting) fails the test.
+pub async fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    tokio::time::timeout(limit, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{command:?} did not exit within {limit:?}"))
+        .expect("the process starts")
+}
+
 /// A parsed HTTP/1.1 response.
 #[derive(Debug)]
 pub struct HttpResponse {
