@@ -23,6 +23,9 @@
 //! watcher. On [`Health::drain`] a watcher is sent the draining status (readiness turns
 //! `NOT_SERVING`) and its stream ends, so a graceful shutdown is not held open. In on-demand
 //! mode results change only when probes run checks; use background mode for live watchers.
+//! At most [`DEFAULT_MAX_WATCH_STREAMS`] `Watch` streams are open at once
+//! ([`GrpcHealth::max_watch_streams`]); one more is refused with `RESOURCE_EXHAUSTED` and a
+//! message, and `Check` keeps answering.
 //!
 //! ```no_run
 //! use vitals_core::Health;
@@ -54,6 +57,7 @@ use std::{
     time::Duration,
 };
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_stream::{Stream, wrappers::WatchStream};
 use tonic::{
     Request, Response, Status,
@@ -109,12 +113,18 @@ pub fn service_probe(service: &str) -> Option<Probe> {
     })
 }
 
+/// `Watch` streams open at once by default: a watcher costs a few hundred bytes beside its
+/// HTTP/2 stream (BENCHMARKS.md), and a thousand fit well inside a 256 MiB pod.
+pub const DEFAULT_MAX_WATCH_STREAMS: usize = 1000;
+
 /// The gRPC health service of a registry.
 #[derive(Clone, Debug)]
 pub struct GrpcHealth {
     health: Health,
     /// Hosted services and the probe each follows, `""` and the health service included.
     services: Vec<(String, Probe)>,
+    /// One permit per open `Watch` stream.
+    watchers: Arc<Semaphore>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +143,16 @@ impl GrpcHealth {
                 .iter()
                 .map(|(name, probe)| ((*name).to_owned(), *probe))
                 .collect(),
+            watchers: Arc::new(Semaphore::new(DEFAULT_MAX_WATCH_STREAMS)),
         }
+    }
+
+    /// At most `max` `Watch` streams open at once (default [`DEFAULT_MAX_WATCH_STREAMS`]);
+    /// one more is refused with `RESOURCE_EXHAUSTED` and a message saying so.
+    #[must_use]
+    pub fn max_watch_streams(mut self, max: usize) -> Self {
+        self.watchers = Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS)));
+        self
     }
 
     /// Also answers for a service this server hosts (`my.package.Orders`): its status is
@@ -340,8 +359,15 @@ impl HealthRpc for GrpcHealth {
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let Ok(permit) = self.watchers.clone().try_acquire_owned() else {
+            return Err(Status::resource_exhausted(
+                "this server has as many Watch streams open as it allows; \
+                 try again later, or poll with Check",
+            ));
+        };
         let service = request.into_inner().service;
         Ok(Response::new(Box::pin(Watcher {
+            _permit: permit,
             target: self.resolve(&service),
             // An open Watch is demand: on demand, its checks keep running while it is open
             // (gRFC A17 clients learn of failures only through Watch).
@@ -357,6 +383,8 @@ impl HealthRpc for GrpcHealth {
 /// One `Watch` stream: woken by the registry's report channel (every finished run, the drain),
 /// it sends the target's status when it changed, and ends after the drain's status.
 struct Watcher {
+    /// The stream's place in the budget, given back when it ends.
+    _permit: OwnedSemaphorePermit,
     target: Option<Target>,
     _demand: Demand,
     this: GrpcHealth,

@@ -13,9 +13,13 @@ use vitals_testkit::{
 use vitals_tonic::GrpcHealth;
 
 async fn serve(health: Health) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    serve_with(health.clone(), GrpcHealth::new(health)).await
+}
+
+async fn serve_with(health: Health, grpc: GrpcHealth) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = GrpcHealth::new(health.clone()).into_service();
+    let service = grpc.into_service();
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
@@ -314,4 +318,54 @@ async fn an_open_watch_keeps_on_demand_checks_running() {
     assert_eq!(watch.next_status().await, Some(ServingStatus::NotServing));
     redis.restart();
     assert_eq!(watch.next_status().await, Some(ServingStatus::Serving));
+}
+
+/// Watch streams have a budget: one more is refused in words, Check keeps answering, and a
+/// place comes back when a watcher leaves.
+#[tokio::test]
+async fn watchers_beyond_the_budget_are_refused_with_resource_exhausted() {
+    let redis = RedisServer::start();
+    let health = redis_health(&redis);
+    let (addr, _server) = serve_with(
+        health.clone(),
+        GrpcHealth::new(health.clone()).max_watch_streams(3),
+    )
+    .await;
+    let client = client(addr).await;
+    first_result(&health).await;
+    let request = || HealthCheckRequest {
+        service: "redis".into(),
+    };
+    let mut watches = Vec::new();
+    for _ in 0..3 {
+        let mut stream = client.clone().watch(request()).await.unwrap().into_inner();
+        stream.message().await.unwrap().unwrap();
+        watches.push(stream);
+    }
+    let refused = client.clone().watch(request()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        refused
+            .message()
+            .contains("as many Watch streams open as it allows"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        status(&mut client.clone(), "redis").await.unwrap(),
+        ServingStatus::Serving
+    );
+
+    drop(watches.pop());
+    // The server sees the stream's reset shortly after the client drops it.
+    let accepted = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(response) = client.clone().watch(request()).await {
+                break response.into_inner();
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a place comes back when a watcher leaves");
+    drop(accepted);
 }

@@ -97,7 +97,7 @@ use request::Target;
 pub use body::{AnswerBody, ResponseBody, SameBody, Wrapped};
 pub use details::{ClientAddr, DetailsPolicy};
 pub use future::ResponseFuture;
-pub use status::{StatusBody, StatusPage};
+pub use status::{DEFAULT_MAX_EVENT_STREAMS, StatusBody, StatusPage};
 
 /// Answers probe paths from a [`Health`] registry; see the [crate docs](crate). `M` says how
 /// bodies are carried: [`Wrapped`] (default) or [`SameBody`] ([`HealthLayer::same_body`]).

@@ -232,3 +232,27 @@ async fn events_start_with_the_state_and_follow_each_status_change() {
     }
     assert!(rest.len() <= 1, "at most the draining state, then the end");
 }
+
+#[tokio::test]
+async fn event_streams_beyond_the_budget_are_refused_in_words_until_one_closes() {
+    let (health, _up) = registry();
+    health.run(Probe::All).await;
+    let page = StatusPage::new(health).max_event_streams(2);
+    let first = get(&page, "/status/events", LOOPBACK, "text/event-stream").await;
+    let second = get(&page, "/status/events", LOOPBACK, "text/event-stream").await;
+    assert_eq!((first.0, second.0), (StatusCode::OK, StatusCode::OK));
+
+    let (status, headers, body) = get(&page, "/status/events", LOOPBACK, "text/event-stream").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers[header::RETRY_AFTER], "30");
+    let text = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(text.contains("as many live viewers as it allows"), "{text}");
+    // The page itself still loads.
+    let (status, ..) = get(&page, "/status", LOOPBACK, "text/html").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A viewer leaves: its place is given back.
+    drop(first);
+    let (status, ..) = get(&page, "/status/events", LOOPBACK, "text/event-stream").await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use vitals_core::{CheckStatus, Health, Report};
 
 use super::render;
@@ -40,6 +40,8 @@ enum Kind {
         first: bool,
         sent: Vec<CheckStatus>,
         next: Option<Changed>,
+        /// The stream's place in the page's budget, given back when the viewer leaves.
+        _permit: OwnedSemaphorePermit,
     },
 }
 
@@ -67,7 +69,7 @@ impl StatusBody {
         }
     }
 
-    pub(crate) fn events(health: Health, trusted: bool) -> Self {
+    pub(crate) fn events(health: Health, trusted: bool, permit: OwnedSemaphorePermit) -> Self {
         let mut receiver = health.subscribe();
         receiver.mark_unchanged();
         let sent = statuses(&receiver.borrow());
@@ -78,6 +80,7 @@ impl StatusBody {
                 first: true,
                 sent,
                 next: Some(wait(receiver)),
+                _permit: permit,
             },
         }
     }
@@ -119,6 +122,7 @@ impl Body for StatusBody {
                 first,
                 sent,
                 next,
+                ..
             } => {
                 if std::mem::take(first) {
                     return Poll::Ready(Some(Ok(Frame::data(event(health, *trusted)))));

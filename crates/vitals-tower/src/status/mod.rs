@@ -8,7 +8,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `{base}` | the page (`Accept: text/html`), or the same data as JSON |
-//! | `{base}/events` | `text/event-stream`: the JSON again each time a status changes |
+//! | `{base}/events` | `text/event-stream`: the JSON again each time a status changes; at most [`DEFAULT_MAX_EVENT_STREAMS`] open at once ([`StatusPage::max_event_streams`]), beyond which `503` with `Retry-After` |
 //! | `{base}/badge.svg` | the overall (readiness) status as an SVG badge |
 //! | `{base}/badge/{check}.svg` | one check's status; `?uptime=24h` (`1h`, `7d`, `30d`) its uptime |
 //!
@@ -39,10 +39,12 @@ use std::{
     future::{Ready, ready},
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
+use tokio::sync::Semaphore;
 use tower_service::Service;
 use vitals_core::Health;
 
@@ -50,12 +52,22 @@ use crate::{DetailsPolicy, details::Details};
 
 pub use body::StatusBody;
 
+/// Event streams open at once by default: each viewer holds one (measured at about 3 KiB of
+/// the server's memory beside its connection's; BENCHMARKS.md), so a thousand fit well inside a
+/// 256 MiB pod together with the server's connections.
+pub const DEFAULT_MAX_EVENT_STREAMS: usize = 1000;
+
+/// What a refused viewer is asked to wait before trying again.
+const EVENTS_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// The status page service; see the [module docs](self).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct StatusPage {
     health: Health,
     shared: Arc<Shared>,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,7 +85,16 @@ impl StatusPage {
                 base: "/status".to_owned(),
                 details: Details::default(),
             }),
+            streams: Arc::new(Semaphore::new(DEFAULT_MAX_EVENT_STREAMS)),
         }
+    }
+
+    /// At most `max` event streams open at once (default [`DEFAULT_MAX_EVENT_STREAMS`]); a
+    /// viewer beyond is answered `503 Service Unavailable` with `Retry-After` and a sentence,
+    /// and the page itself still loads (without live updates).
+    pub fn max_event_streams(mut self, max: usize) -> Self {
+        self.streams = Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS)));
+        self
     }
 
     /// Serves under `base` (`/status` by default; no trailing slash).
@@ -149,7 +170,11 @@ impl StatusPage {
                 }
             }
             "/events" => {
-                let mut response = Response::new(StatusBody::events(self.health.clone(), trusted));
+                let Ok(permit) = self.streams.clone().try_acquire_owned() else {
+                    return too_many_viewers();
+                };
+                let mut response =
+                    Response::new(StatusBody::events(self.health.clone(), trusted, permit));
                 let headers = response.headers_mut();
                 headers.insert(
                     header::CONTENT_TYPE,
@@ -168,6 +193,22 @@ fn full(content_type: &'static str, body: String) -> Response<StatusBody> {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `503` with `Retry-After`: every event stream the page allows is open.
+fn too_many_viewers() -> Response<StatusBody> {
+    let mut response = full(
+        "text/plain; charset=utf-8",
+        "the status page has as many live viewers as it allows; \
+         try again later (the page itself loads, without live updates)\n"
+            .to_owned(),
+    );
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(EVENTS_RETRY_AFTER.as_secs()),
+    );
     response
 }
 
