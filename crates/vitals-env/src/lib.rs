@@ -97,6 +97,14 @@ pub struct EnvConfig {
     pub status_page: Option<String>,
     /// `SHUTDOWN_DELAY_MS`.
     pub shutdown_delay: Duration,
+    /// The bounds of the server's connections: `HEALTH_HEADER_READ_TIMEOUT_MS`,
+    /// `HEALTH_IDLE_TIMEOUT_MS`, `HEALTH_SEND_TIMEOUT_MS`, `HEALTH_HTTP2_KEEPALIVE_MS`,
+    /// `HEALTH_HTTP2_MAX_STREAMS`, `HEALTH_MAX_HEADER_BYTES`, `HEALTH_MAX_CONNECTIONS`.
+    pub serve: vitals_serve::Limits,
+    /// `HEALTH_MAX_EVENT_STREAMS`.
+    pub max_event_streams: usize,
+    /// `HEALTH_MAX_WATCH_STREAMS`.
+    pub max_watch_streams: usize,
     checks: Vec<Arc<dyn Check>>,
     /// `AWS_WEB_IDENTITY_TOKEN_FILE` as set (the AWS SDK reads it; IRSA mounts it).
     pub web_identity_token_file: Option<String>,
@@ -131,6 +139,9 @@ impl fmt::Debug for EnvConfig {
             .field("metrics", &self.metrics)
             .field("status_page", &self.status_page)
             .field("shutdown_delay", &self.shutdown_delay)
+            .field("serve", &self.serve)
+            .field("max_event_streams", &self.max_event_streams)
+            .field("max_watch_streams", &self.max_watch_streams)
             .field("checks", &self.check_names().collect::<Vec<_>>())
             .finish()
     }
@@ -231,6 +242,13 @@ impl EnvConfig {
             )?
             .expect(DEFAULTED);
         let shutdown_delay = env.millis(&var::SHUTDOWN_DELAY, 0)?.expect(DEFAULTED);
+        let serve = serve_limits(&mut env)?;
+        let streams = |env: &mut Reader<_>, variable| {
+            env.whole_number(variable, 0..=MAX_STREAMS, "a whole number of streams")
+                .map(|n| n.expect(DEFAULTED) as usize)
+        };
+        let max_event_streams = streams(&mut env, &var::MAX_EVENT_STREAMS)?;
+        let max_watch_streams = streams(&mut env, &var::MAX_WATCH_STREAMS)?;
         let checks = checks(&mut env)?;
         let web_identity_token_file = env.raw_named(variables::AWS_WEB_IDENTITY_TOKEN_FILE);
         Ok(EnvConfig {
@@ -247,6 +265,9 @@ impl EnvConfig {
             metrics,
             status_page,
             shutdown_delay,
+            serve,
+            max_event_streams,
+            max_watch_streams,
             checks,
             web_identity_token_file,
         })
@@ -289,6 +310,52 @@ impl EnvConfig {
         }
         builder
     }
+}
+
+/// The most streams of one kind a variable may allow.
+const MAX_STREAMS: u64 = 1_000_000;
+
+/// The connection bounds.
+fn serve_limits<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+) -> Result<vitals_serve::Limits, EnvError> {
+    let mut limits = vitals_serve::Limits::default();
+    limits.header_read_timeout = env.millis(&var::HEADER_READ_TIMEOUT, 1)?.expect(DEFAULTED);
+    limits.idle_timeout = env.millis(&var::IDLE_TIMEOUT, 1)?.expect(DEFAULTED);
+    limits.send_timeout = env.millis(&var::SEND_TIMEOUT, 1)?.expect(DEFAULTED);
+    limits.http2_keep_alive = env.millis(&var::HTTP2_KEEPALIVE, 1)?.expect(DEFAULTED);
+    limits.http2_max_streams = env
+        .whole_number(
+            &var::HTTP2_MAX_STREAMS,
+            1..=10_000,
+            "a whole number of streams",
+        )?
+        .expect(DEFAULTED) as u32;
+    limits.max_header_bytes = env
+        .whole_number(
+            &var::MAX_HEADER_BYTES,
+            u64::from(vitals_serve::MIN_MAX_HEADER_BYTES)..=1024 * 1024,
+            "a whole number of bytes",
+        )?
+        .expect(DEFAULTED) as u32;
+    limits.max_connections = env
+        .parsed(
+            &var::MAX_CONNECTIONS,
+            "`auto`, or a whole number of connections from 1 to 1000000",
+            |raw| {
+                let raw = raw.trim();
+                if raw.eq_ignore_ascii_case("auto") {
+                    return Some(vitals_serve::MaxConnections::Auto);
+                }
+                let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+                raw.parse::<usize>()
+                    .ok()
+                    .filter(|n| digits && (1..=1_000_000).contains(n))
+                    .map(vitals_serve::MaxConnections::Fixed)
+            },
+        )?
+        .expect(DEFAULTED);
+    Ok(limits)
 }
 
 /// The retry schedule; a maximum below the initial delay blames the variable that was set.

@@ -295,6 +295,61 @@ pub const SHUTDOWN_DELAY: Variable = own(
     "after SIGTERM, readiness fails at once and the listener closes after this many ms",
 );
 
+/// `HEALTH_HEADER_READ_TIMEOUT_MS`.
+pub const HEADER_READ_TIMEOUT: Variable = own(
+    "HEALTH_HEADER_READ_TIMEOUT_MS",
+    DefaultValue::Millis(vitals_serve::DEFAULT_HEADER_READ_TIMEOUT),
+    "a new connection's request headers must arrive within this many ms, or it is closed",
+);
+/// `HEALTH_IDLE_TIMEOUT_MS`.
+pub const IDLE_TIMEOUT: Variable = own(
+    "HEALTH_IDLE_TIMEOUT_MS",
+    DefaultValue::Millis(vitals_serve::DEFAULT_IDLE_TIMEOUT),
+    "a keep-alive connection with no request in flight is closed after this many ms (longer than Prometheus' 1 min scrape interval)",
+);
+/// `HEALTH_SEND_TIMEOUT_MS`.
+pub const SEND_TIMEOUT: Variable = own(
+    "HEALTH_SEND_TIMEOUT_MS",
+    DefaultValue::Millis(vitals_serve::DEFAULT_SEND_TIMEOUT),
+    "a connection whose client does not read its response for this many ms is closed",
+);
+/// `HEALTH_HTTP2_KEEPALIVE_MS`.
+pub const HTTP2_KEEPALIVE: Variable = own(
+    "HEALTH_HTTP2_KEEPALIVE_MS",
+    DefaultValue::Millis(vitals_serve::DEFAULT_HTTP2_KEEP_ALIVE),
+    "HTTP/2 (gRPC) connections are pinged after this many ms without a frame, and closed when the answer takes as long",
+);
+/// `HEALTH_HTTP2_MAX_STREAMS`.
+pub const HTTP2_MAX_STREAMS: Variable = own(
+    "HEALTH_HTTP2_MAX_STREAMS",
+    DefaultValue::Count(vitals_serve::DEFAULT_HTTP2_MAX_STREAMS),
+    "concurrent HTTP/2 streams per connection (1 to 10000)",
+);
+/// `HEALTH_MAX_HEADER_BYTES`.
+pub const MAX_HEADER_BYTES: Variable = own(
+    "HEALTH_MAX_HEADER_BYTES",
+    DefaultValue::Count(vitals_serve::DEFAULT_MAX_HEADER_BYTES),
+    "request header bytes (8192 to 1048576); more is answered 431",
+);
+/// `HEALTH_MAX_CONNECTIONS`.
+pub const MAX_CONNECTIONS: Variable = own(
+    "HEALTH_MAX_CONNECTIONS",
+    DefaultValue::Text("auto"),
+    "open connections at most; `auto` derives it from the file and memory limits; at the bound the oldest idle or stalled connections are closed for new ones",
+);
+/// `HEALTH_MAX_EVENT_STREAMS`.
+pub const MAX_EVENT_STREAMS: Variable = own(
+    "HEALTH_MAX_EVENT_STREAMS",
+    DefaultValue::Count(vitals_tower::DEFAULT_MAX_EVENT_STREAMS as u32),
+    "status-page live event streams open at once; more get 503 with `Retry-After`",
+);
+/// `HEALTH_MAX_WATCH_STREAMS`.
+pub const MAX_WATCH_STREAMS: Variable = own(
+    "HEALTH_MAX_WATCH_STREAMS",
+    DefaultValue::Count(vitals_tonic::DEFAULT_MAX_WATCH_STREAMS as u32),
+    "gRPC `Watch` streams open at once; more get `RESOURCE_EXHAUSTED`",
+);
+
 /// Every variable the profile reads, in the order the README's table shows them.
 pub const VARIABLES: &[Variable] = &[
     RETRIES,
@@ -334,6 +389,15 @@ pub const VARIABLES: &[Variable] = &[
     METRICS,
     STATUS_PAGE,
     SHUTDOWN_DELAY,
+    HEADER_READ_TIMEOUT,
+    IDLE_TIMEOUT,
+    SEND_TIMEOUT,
+    HTTP2_KEEPALIVE,
+    HTTP2_MAX_STREAMS,
+    MAX_HEADER_BYTES,
+    MAX_CONNECTIONS,
+    MAX_EVENT_STREAMS,
+    MAX_WATCH_STREAMS,
 ];
 
 /// The AWS SDK's variable naming the IRSA web-identity token file: read only to warn at startup

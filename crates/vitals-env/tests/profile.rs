@@ -278,3 +278,92 @@ mod fuzz {
         }
     }
 }
+
+/// The connection bounds and stream budgets: their defaults are the serving crates' own, and
+/// each is validated with words naming the variable and what it accepts.
+#[test]
+fn connection_bounds_and_stream_budgets_validate() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.serve, vitals_serve::Limits::default());
+    assert_eq!(c.max_event_streams, vitals_tower::DEFAULT_MAX_EVENT_STREAMS);
+    assert_eq!(c.max_watch_streams, vitals_tonic::DEFAULT_MAX_WATCH_STREAMS);
+
+    let c = config(&[
+        ("HEALTH_HEADER_READ_TIMEOUT_MS", "2500"),
+        ("HEALTH_IDLE_TIMEOUT_MS", "1000"),
+        ("HEALTH_SEND_TIMEOUT_MS", "3000"),
+        ("HEALTH_HTTP2_KEEPALIVE_MS", "4000"),
+        ("HEALTH_HTTP2_MAX_STREAMS", "10"),
+        ("HEALTH_MAX_HEADER_BYTES", "8192"),
+        ("HEALTH_MAX_CONNECTIONS", " 300 "),
+        ("HEALTH_MAX_EVENT_STREAMS", "0"),
+        ("HEALTH_MAX_WATCH_STREAMS", "5"),
+    ])
+    .unwrap();
+    assert_eq!(c.serve.header_read_timeout, Duration::from_millis(2500));
+    assert_eq!(c.serve.idle_timeout, Duration::from_secs(1));
+    assert_eq!(c.serve.send_timeout, Duration::from_secs(3));
+    assert_eq!(c.serve.http2_keep_alive, Duration::from_secs(4));
+    assert_eq!(c.serve.http2_max_streams, 10);
+    assert_eq!(c.serve.max_header_bytes, 8192);
+    assert_eq!(
+        c.serve.max_connections,
+        vitals_serve::MaxConnections::Fixed(300)
+    );
+    assert_eq!((c.max_event_streams, c.max_watch_streams), (0, 5));
+    assert_eq!(
+        config(&[("HEALTH_MAX_CONNECTIONS", "AUTO")])
+            .unwrap()
+            .serve
+            .max_connections,
+        vitals_serve::MaxConnections::Auto
+    );
+
+    for (variable, junk, accepted) in [
+        ("HEALTH_HEADER_READ_TIMEOUT_MS", "0", "from 1 to 86400000"),
+        (
+            "HEALTH_IDLE_TIMEOUT_MS",
+            "1s",
+            "whole number of milliseconds",
+        ),
+        (
+            "HEALTH_SEND_TIMEOUT_MS",
+            "-1",
+            "whole number of milliseconds",
+        ),
+        (
+            "HEALTH_HTTP2_KEEPALIVE_MS",
+            "",
+            "whole number of milliseconds",
+        ),
+        ("HEALTH_HTTP2_MAX_STREAMS", "0", "streams from 1 to 10000"),
+        (
+            "HEALTH_MAX_HEADER_BYTES",
+            "4096",
+            "bytes from 8192 to 1048576",
+        ),
+        ("HEALTH_MAX_CONNECTIONS", "0", "`auto`, or a whole number"),
+        (
+            "HEALTH_MAX_CONNECTIONS",
+            "unlimited",
+            "`auto`, or a whole number",
+        ),
+        ("HEALTH_MAX_CONNECTIONS", "+5", "`auto`, or a whole number"),
+        (
+            "HEALTH_MAX_EVENT_STREAMS",
+            "many",
+            "streams from 0 to 1000000",
+        ),
+        (
+            "HEALTH_MAX_WATCH_STREAMS",
+            "1e3",
+            "streams from 0 to 1000000",
+        ),
+    ] {
+        let err = config(&[(variable, junk)]).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.variable(), variable, "{text}");
+        assert!(text.contains(&format!("{variable}=\"{junk}\"")), "{text}");
+        assert!(text.contains(accepted), "{variable}: {text}");
+    }
+}

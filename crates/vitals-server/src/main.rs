@@ -33,18 +33,12 @@ use std::{
 };
 
 use axum::{Router, routing::get};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::{conn::auto, graceful::GracefulShutdown},
-    service::TowerToHyperService,
-};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tower::{Layer as _, ServiceExt as _};
+use tower::Layer as _;
 use tracing_subscriber::EnvFilter;
 use vitals_core::Health;
 use vitals_env::{EnvConfig, ListenError};
 use vitals_tonic::GrpcHealth;
-use vitals_tower::ClientAddr;
 
 /// After the shutdown delay, how long in-flight requests may take to finish. A pod's
 /// `terminationGracePeriodSeconds` must hold `SHUTDOWN_DELAY_MS` and this.
@@ -126,7 +120,9 @@ async fn main() -> ExitCode {
     // The layer wraps the whole application, so probes are answered before any routing.
     // grpc.health.v1 (Check, Watch, List) is served on the same port from the same registry,
     // for Kubernetes' native gRPC probes; gRPC requests pass the layer untouched.
-    let grpc_health = GrpcHealth::new(health.clone()).into_service();
+    let grpc_health = GrpcHealth::new(health.clone())
+        .max_watch_streams(config.max_watch_streams)
+        .into_service();
     let mut router = Router::new()
         .route("/hello", get(hello))
         .route_service("/grpc.health.v1.Health/{*method}", grpc_health);
@@ -151,7 +147,7 @@ async fn main() -> ExitCode {
         );
     }
     // Details (`?verbose`) only for the callers HEALTH_CHECK_DETAILS admits: by default
-    // loopback, which the connection's address below tells.
+    // loopback, which the connection's address (set by vitals-serve) tells.
     let app = startup::health_layer(&config, health.clone()).layer(router);
 
     let listener = listen(config.listen_address, config.port).unwrap_or_else(|error| error.exit());
@@ -165,50 +161,19 @@ async fn main() -> ExitCode {
     );
     tracing::info!("listening on {local}");
 
-    // hyper-util serves HTTP/1.1 and HTTP/2; GracefulShutdown lets in-flight requests finish.
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal(health, config.shutdown_delay));
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!("accept failed: {err}");
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Probe answers are small and HTTP/2 multiplexes them: without TCP_NODELAY, Nagle's
-        // algorithm and delayed ACKs hold them back (gRPC Check at a quarter of the rate).
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY not set: {err}");
-        }
-        // Every request of the connection carries the client's address.
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ClientAddr(peer));
-                request
-            },
-        ));
-        let connection = auto::Builder::new(TokioExecutor::new())
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!("connection ended: {err}");
-            }
-        });
-    }
-    drop(listener);
-    match tokio::time::timeout(IN_FLIGHT_DRAIN, graceful.shutdown()).await {
+    // vitals-serve: HTTP/1.1 and HTTP/2 with every phase of a connection bounded, a connection
+    // bound that sheds idle and stalled connections first, and accept errors backed off, so no
+    // caller can make a probe from a new connection wait. Each request carries the client's
+    // address (`ClientAddr`) for the details policy.
+    let served = vitals_serve::serve(listener, app)
+        .limits(config.serve.clone())
+        .with_graceful_shutdown(shutdown_signal(health, config.shutdown_delay))
+        .drain(IN_FLIGHT_DRAIN)
+        .await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
-        Err(_) => {
-            eprintln!(
-                "in-flight requests did not finish within {} s",
-                IN_FLIGHT_DRAIN.as_secs()
-            );
+        Err(not_drained) => {
+            eprintln!("{not_drained}");
             ExitCode::FAILURE
         }
     }

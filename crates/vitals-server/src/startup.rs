@@ -28,7 +28,8 @@ pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<Sa
 pub(crate) fn status_page(config: &EnvConfig, health: Health, path: &str) -> StatusPage {
     let page = StatusPage::new(health)
         .path(path)
-        .details(details_policy(config));
+        .details(details_policy(config))
+        .max_event_streams(config.max_event_streams);
     match &config.details_token {
         Some(token) => page.details_token(token.clone()),
         None => page,

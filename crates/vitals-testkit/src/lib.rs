@@ -17,6 +17,7 @@ mod process;
 mod proxy;
 mod redis;
 mod s3;
+pub mod siege;
 mod sql;
 mod support;
 mod tls;
