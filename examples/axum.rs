@@ -7,16 +7,8 @@ use std::{
     time::Duration,
 };
 
-use axum::{
-    Router,
-    extract::{ConnectInfo, Request},
-    middleware::map_request,
-    routing::get,
-};
-use vitals::{
-    Check, CheckError, CheckOptions, Details, Health, async_trait,
-    tower::{ClientAddr, HealthLayer},
-};
+use axum::{Router, routing::get};
+use vitals::{Check, CheckError, CheckOptions, Details, Health, async_trait, tower::HealthLayer};
 use vitals_env::{EnvConfig, ListenError};
 
 /// A check of the application's own: the scratch directory must be writable.
@@ -50,19 +42,13 @@ async fn main() {
         )
         .build();
 
-    // `?verbose` details go to loopback callers only (the layer's default policy): the
-    // outer `map_request` tells the layer who is calling, from axum's `ConnectInfo`.
+    // `?verbose` details go to loopback callers only (the layer's default policy):
+    // `vitals::serve` gives each request the client's address (`ClientAddr`; handlers read it
+    // with `Extension<ClientAddr>`).
     let app = Router::new()
         .route("/", get(|| async { "hello from axum\n" }))
         // axum's body can hold bytes: probes are answered in it (the response type stays axum's).
-        .layer(HealthLayer::new(health).same_body())
-        .layer(map_request(|mut request: Request| async move {
-            if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-                let peer = *peer;
-                request.extensions_mut().insert(ClientAddr(peer));
-            }
-            request
-        }));
+        .layer(HealthLayer::new(health).same_body());
 
     // `PORT` (default 5000), read and validated by vitals-env as the server reads it; a port
     // that cannot be listened on is said in words, as the server says it.
@@ -72,10 +58,15 @@ async fn main() {
         .await
         .unwrap_or_else(|err| ListenError::new(address, err).exit());
     tracing::info!("listening on {}", listener.local_addr().unwrap());
-    // TCP_NODELAY: small probe answers are not held back by Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).await.expect("serve");
+    // `vitals::serve` instead of `axum::serve`: the same accept loop, plus header, idle and send
+    // timeouts, HTTP/2 bounds, a connection bound that sheds stalled and idle connections
+    // first, and accept errors backed off (axum's serve has no timeouts), so no client can make
+    // a probe from a new connection wait.
+    vitals::serve::serve(listener, app)
+        .limits(config.serve.clone())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .expect("in-flight requests finish");
 }

@@ -1,4 +1,5 @@
-//! vitals on a bare hyper 1 server: the layer wraps a `service_fn`, hyper-util serves it.
+//! vitals on a bare hyper 1 server: the layer wraps a `service_fn`, `vitals::serve` (hyper-util
+//! with every connection phase bounded) serves it.
 //!
 //! `cargo run --example hyper`, then `curl -i localhost:5000/livez`.
 
@@ -10,11 +11,6 @@ use std::{
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::conn::auto,
-    service::TowerToHyperService,
-};
 use tower::{Layer, service_fn};
 use vitals::{Health, tower::HealthLayer};
 use vitals_env::{EnvConfig, ListenError};
@@ -42,24 +38,15 @@ async fn main() {
         .await
         .unwrap_or_else(|err| ListenError::new(address, err).exit());
     tracing::info!("listening on {}", listener.local_addr().unwrap());
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                tracing::warn!("accept failed: {err}");
-                continue;
-            }
-        };
-        // TCP_NODELAY: small probe answers are not held back by Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(service.clone());
-        tokio::spawn(async move {
-            if let Err(err) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!("connection ended: {err}");
-            }
-        });
-    }
+    // Instead of a hand-written accept loop: header, idle and send timeouts, HTTP/2 bounds, a
+    // connection bound that sheds stalled and idle connections first, and accept errors
+    // backed off, so no client can make a probe from a new connection wait. The bounds are
+    // the `HEALTH_*` variables vitals-env reads (defaults sized for the kubelet and Prometheus).
+    vitals::serve::serve(listener, service)
+        .limits(config.serve.clone())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .expect("in-flight requests finish");
 }

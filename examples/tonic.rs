@@ -9,7 +9,6 @@
 
 use std::{
     convert::Infallible,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     task::{Context, Poll},
 };
 
@@ -19,6 +18,7 @@ use tonic::{
     server::{NamedService, UnaryService},
 };
 
+use tower::Layer as _;
 use vitals::{Health, tonic::GrpcHealth, tower::HealthLayer};
 use vitals_env::{EnvConfig, ListenError};
 
@@ -87,55 +87,37 @@ async fn main() {
     // `SHUTDOWN_DELAY_MS` and `PORT`, read and validated by vitals-env like every other variable.
     let config = EnvConfig::from_env().unwrap_or_else(|errors| errors.exit());
     let shutdown_delay = config.shutdown_delay;
-    let port = config.port;
-    // All interfaces, IPv6 and (mapped) IPv4, where the kernel allows both on one socket (Linux
+    // All interfaces, IPv6 and (mapped) IPv4 on one socket where the kernel allows both (Linux
     // does by default): the kubelet probes the pod's IP, whichever family the cluster uses.
-    let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
-    let listener = match tokio::net::TcpListener::bind(any6).await {
-        Ok(listener) => listener,
-        // No IPv6 on this machine: IPv4 only. A taken port is taken for both.
-        Err(err)
-            if !matches!(
-                err.kind(),
-                std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            let any4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-            match tokio::net::TcpListener::bind(any4).await {
-                Ok(listener) => listener,
-                Err(err) => ListenError::new(any4, err).exit(),
-            }
-        }
-        Err(err) => ListenError::new(any6, err).exit(),
-    };
+    let listener = vitals::serve::listen(None, config.port)
+        .unwrap_or_else(|failed| ListenError::new(failed.address, failed.error).exit());
     tracing::info!("listening on {}", listener.local_addr().unwrap());
 
+    // tonic's routes as one tower service, the probe layer around them (HTTP/1 probes are
+    // answered before any gRPC routing), served by `vitals::serve`: HTTP/2 keep-alive pings and
+    // a stream bound per connection, header and idle timeouts, a connection bound that sheds
+    // stalled and idle connections first, accept errors backed off.
+    let routes = tonic::service::Routes::new(
+        GrpcHealth::new(health.clone())
+            .named_service::<EchoServer>()
+            .into_service(),
+    )
+    .add_service(EchoServer);
+    let app = HealthLayer::new(health.clone()).layer(routes);
     let drain = health.clone();
-    tonic::transport::Server::builder()
-        .accept_http1(true)
-        .layer(HealthLayer::new(health.clone()))
-        .add_service(
-            GrpcHealth::new(health.clone())
-                .named_service::<EchoServer>()
-                .into_service(),
-        )
-        .add_service(EchoServer)
-        .serve_with_incoming_shutdown(
-            // TCP_NODELAY, as `Server::serve` sets it: small multiplexed answers are not held
-            // back by Nagle's algorithm.
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            async move {
-                wait_for_signal().await;
-                drain.drain();
-                tracing::info!(
-                    delay_ms = shutdown_delay.as_millis() as u64,
-                    "shutting down: readiness fails, Watch streams end; the listener closes after the delay"
-                );
-                tokio::time::sleep(shutdown_delay).await;
-            },
-        )
+    vitals::serve::serve(listener, app)
+        .limits(config.serve.clone())
+        .with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            drain.drain();
+            tracing::info!(
+                delay_ms = shutdown_delay.as_millis() as u64,
+                "shutting down: readiness fails, Watch streams end; the listener closes after the delay"
+            );
+            tokio::time::sleep(shutdown_delay).await;
+        })
         .await
-        .expect("serve");
+        .expect("in-flight calls finish");
 }
 
 async fn wait_for_signal() {

@@ -5,6 +5,8 @@
 //! - [`retry`]: backoff with capped jitter (always available);
 //! - the registry from `vitals-core` at the root;
 //! - `tower` (default): the HTTP probe layer, as [`tower`];
+//! - `serve` (default): serving with every connection phase bounded, so probes survive the
+//!   server's own traffic, as [`serve`];
 //! - `redis`: the Redis / ElastiCache check, as `redis`;
 //! - `mongodb`: the MongoDB check, as `mongodb`;
 //! - `s3`: the S3 bucket check, as `s3`;
@@ -25,6 +27,9 @@ pub use vitals_retry as retry;
 
 #[cfg(feature = "tower")]
 pub use vitals_tower as tower;
+
+#[cfg(feature = "serve")]
+pub use vitals_serve as serve;
 
 #[cfg(feature = "redis")]
 pub use vitals_redis as redis;

@@ -216,3 +216,37 @@ async fn each_probe_crates_example_checks_its_target_once() {
     let (code, _) = run("database", vec!["redis://x".to_owned()], vec![]).await;
     assert_eq!(code, Some(2));
 }
+
+/// Each framework example serves through `vitals::serve` with the `HEALTH_*` bounds: a client
+/// whose headers never end is closed at the header read timeout, and a probe from a new
+/// connection answers meanwhile.
+#[tokio::test]
+async fn the_examples_close_a_stalled_connection_at_the_header_read_timeout() {
+    let timeout = Duration::from_millis(500);
+    for name in ["axum", "hyper", "tonic"] {
+        let (mut child, addr, _log) = start_example(
+            name,
+            &[(
+                "HEALTH_HEADER_READ_TIMEOUT_MS",
+                &timeout.as_millis().to_string(),
+            )],
+        )
+        .await;
+        let mut stalled = vitals_testkit::siege::stalled(addr).await.unwrap();
+        let opened = tokio::time::Instant::now();
+        let (status, _) = vitals_testkit::siege::probe(addr, "/livez", Duration::from_secs(5))
+            .await
+            .expect("a probe answers beside the stalled connection");
+        assert_eq!(status, 200, "{name}");
+        assert!(
+            vitals_testkit::siege::closed_by(&mut stalled, opened + timeout * 4).await,
+            "{name}: the stalled connection outlived {:?}",
+            timeout * 4
+        );
+        assert!(
+            opened.elapsed() >= timeout,
+            "{name}: closed before the header read timeout"
+        );
+        child.kill().await.unwrap();
+    }
+}

@@ -53,6 +53,7 @@ use std::{
     error::Error as StdError,
     fmt,
     future::{Future, IntoFuture},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     pin::Pin,
     sync::Arc,
     time::Duration,
@@ -301,4 +302,66 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .max_concurrent_streams(limits.http2_max_streams)
         .max_header_list_size(header_bytes as u32);
     builder
+}
+
+/// Listening on an address failed: the address tried, and the system's error.
+#[derive(Debug)]
+pub struct ListenFailed {
+    /// The address that could not be listened on.
+    pub address: SocketAddr,
+    /// Why.
+    pub error: std::io::Error,
+}
+
+impl fmt::Display for ListenFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.address, self.error)
+    }
+}
+
+impl StdError for ListenFailed {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Listens on `address`, or (`None`) on every interface with one dual-stack socket (IPv6, and
+/// IPv4 as mapped addresses: the kubelet probes the pod's IP, whichever family the cluster
+/// uses), falling back to IPv4 only where the kernel has no IPv6. Call it inside a tokio
+/// runtime.
+pub fn listen(address: Option<IpAddr>, port: u16) -> Result<TcpListener, ListenFailed> {
+    let bind = |addr: SocketAddr, dual_stack: bool| -> std::io::Result<TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        if dual_stack {
+            socket.set_only_v6(false)?;
+        }
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    };
+    let failed = |address| move |error| ListenFailed { address, error };
+    match address {
+        Some(ip) => {
+            let addr = SocketAddr::new(ip, port);
+            bind(addr, false).map_err(failed(addr))
+        }
+        None => {
+            let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+            bind(any6, true).or_else(|error| {
+                use std::io::ErrorKind::{AddrInUse, PermissionDenied};
+                if matches!(error.kind(), AddrInUse | PermissionDenied) {
+                    return Err(failed(any6)(error));
+                }
+                tracing::warn!("no IPv6 ({error}): listening on IPv4 only");
+                let any4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
+                bind(any4, false).map_err(failed(any4))
+            })
+        }
+    }
 }

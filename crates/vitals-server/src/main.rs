@@ -26,11 +26,7 @@
 mod lint;
 mod startup;
 
-use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
-    process::ExitCode,
-    time::Duration,
-};
+use std::{process::ExitCode, time::Duration};
 
 use axum::{Router, routing::get};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -150,7 +146,8 @@ async fn main() -> ExitCode {
     // loopback, which the connection's address (set by vitals-serve) tells.
     let app = startup::health_layer(&config, health.clone()).layer(router);
 
-    let listener = listen(config.listen_address, config.port).unwrap_or_else(|error| error.exit());
+    let listener = vitals_serve::listen(config.listen_address, config.port)
+        .unwrap_or_else(|failed| ListenError::new(failed.address, failed.error).exit());
     let local = listener
         .local_addr()
         .expect("a bound listener has an address");
@@ -175,44 +172,6 @@ async fn main() -> ExitCode {
         Err(not_drained) => {
             eprintln!("{not_drained}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Listens on `address`, or on every interface with one dual-stack socket (IPv6, and IPv4 as
-/// mapped addresses), falling back to IPv4 only where the kernel has no IPv6.
-fn listen(address: Option<IpAddr>, port: u16) -> Result<tokio::net::TcpListener, ListenError> {
-    let bind = |addr: SocketAddr, dual_stack: bool| -> std::io::Result<tokio::net::TcpListener> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::STREAM,
-            None,
-        )?;
-        if dual_stack {
-            socket.set_only_v6(false)?;
-        }
-        socket.set_reuse_address(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(1024)?;
-        tokio::net::TcpListener::from_std(socket.into())
-    };
-    match address {
-        Some(ip) => {
-            let addr = SocketAddr::new(ip, port);
-            bind(addr, false).map_err(|e| ListenError::new(addr, e))
-        }
-        None => {
-            let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
-            bind(any6, true).or_else(|err| {
-                use std::io::ErrorKind::{AddrInUse, PermissionDenied};
-                if matches!(err.kind(), AddrInUse | PermissionDenied) {
-                    return Err(ListenError::new(any6, err));
-                }
-                tracing::warn!("no IPv6 ({err}): listening on IPv4 only");
-                let any4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
-                bind(any4, false).map_err(|e| ListenError::new(any4, e))
-            })
         }
     }
 }
