@@ -6,6 +6,9 @@ use tokio::time::Instant;
 
 /// How often a lasting episode is told again.
 const REMINDER: Duration = Duration::from_secs(60);
+/// An episode is over after this long without an event (not at the first success, which
+/// would start a new episode, and two lines, at every failure that follows one success).
+pub(crate) const QUIET: Duration = Duration::from_secs(1);
 
 /// Why `accept` failed, told apart because each asks for something else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +77,7 @@ pub(crate) struct Episode {
     started: Option<Instant>,
     count: u64,
     told: Instant,
+    last: Instant,
 }
 
 impl Episode {
@@ -83,10 +87,24 @@ impl Episode {
             started: None,
             count: 0,
             told: Instant::now(),
+            last: Instant::now(),
         }
     }
 
-    pub(crate) fn is_on(&self) -> bool {
+    /// When the episode is over unless another event comes; `None` when none is on.
+    pub(crate) fn quiet_at(&self) -> Option<Instant> {
+        self.started.map(|_| self.last + QUIET)
+    }
+
+    /// Ends the episode when it has been quiet long enough.
+    pub(crate) fn end_if_quiet(&mut self) {
+        if self.quiet_at().is_some_and(|at| Instant::now() >= at) {
+            self.end();
+        }
+    }
+
+    #[cfg(test)]
+    fn is_on(&self) -> bool {
         self.started.is_some()
     }
 
@@ -96,6 +114,7 @@ impl Episode {
         if self.started.is_some() && self.what != what {
             self.end();
         }
+        self.last = now;
         match self.started {
             None => {
                 self.what = what.to_owned();
@@ -126,7 +145,7 @@ impl Episode {
                 "over: {} ({} times in {} ms)",
                 self.what,
                 self.count,
-                started.elapsed().as_millis()
+                (self.last - started).as_millis()
             );
         }
     }
@@ -160,7 +179,10 @@ mod tests {
         }
         assert!(episode.is_on());
         assert_eq!(episode.count, 1000);
-        episode.end();
+        episode.end_if_quiet();
+        assert!(episode.is_on(), "not yet quiet: still on");
+        tokio::time::advance(QUIET).await;
+        episode.end_if_quiet();
         assert!(!episode.is_on());
         episode.event("kernel memory", String::new);
         assert_eq!(episode.count, 1, "a new episode counts from one");

@@ -149,10 +149,14 @@ pub struct NotDrained(pub Duration);
 
 impl fmt::Display for NotDrained {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let within = if self.0.subsec_millis() == 0 {
+            format!("{} s", self.0.as_secs())
+        } else {
+            format!("{} ms", self.0.as_millis())
+        };
         write!(
             f,
-            "in-flight requests did not finish within {} s of the shutdown signal",
-            self.0.as_secs()
+            "in-flight requests did not finish within {within} of the shutdown signal"
         )
     }
 }
@@ -207,13 +211,23 @@ where
         let clock = Clock::new();
         let connections = Arc::new(Connections::new(clock));
         let graceful = GracefulShutdown::new();
+        let mut max = bound.max;
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         let mut accept_trouble = Episode::new();
         let mut at_bound = Episode::new();
         let mut backoff = Duration::ZERO;
         loop {
+            let quiet_at = [accept_trouble.quiet_at(), at_bound.quiet_at()]
+                .into_iter()
+                .flatten()
+                .min();
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
+                () = sleep_until(quiet_at) => {
+                    accept_trouble.end_if_quiet();
+                    at_bound.end_if_quiet();
+                    continue;
+                }
                 () = &mut shutdown => break,
             };
             let (stream, peer) = match accepted {
@@ -224,9 +238,23 @@ where
                         tracing::debug!("{}: {error}", failure.words());
                         continue;
                     }
-                    if failure == AcceptFailure::FileLimit {
-                        // Room for the next accept, so a probe waiting in the backlog gets in.
-                        connections.shed(false);
+                    if matches!(
+                        failure,
+                        AcceptFailure::FileLimit | AcceptFailure::SystemFiles
+                    ) {
+                        // The files ran out below the bound (other files, a bound set too
+                        // high): the bound learns the real capacity, less a sixteenth, and
+                        // idle connections go down to it, so the accepts that follow (a probe
+                        // waiting in the backlog among them) find room.
+                        let open = connections.len();
+                        let learned = open.saturating_sub(open / 16 + 1).max(1);
+                        if learned < max {
+                            max = learned;
+                            tracing::warn!(
+                                "the connection bound is now {max}: {open} connections used every file"
+                            );
+                        }
+                        while connections.len() > max && connections.shed(false).is_some() {}
                     }
                     accept_trouble.event(failure.words(), || error.to_string());
                     backoff = (backoff * 2).clamp(ACCEPT_BACKOFF.0, ACCEPT_BACKOFF.1);
@@ -236,17 +264,17 @@ where
                     }
                 }
             };
-            accept_trouble.end();
+            accept_trouble.end_if_quiet();
             backoff = Duration::ZERO;
             let open = connections.len();
-            if open >= bound.max {
+            if open >= max {
                 let shed = connections.shed(true);
                 at_bound.event(
                     "the connection bound is reached: the oldest idle or stalled connections are shed for new ones",
-                    || format!("{open} open, bound {bound}; shed {shed:?}"),
+                    || format!("{open} open, bound {max}; shed {shed:?}"),
                 );
-            } else if at_bound.is_on() && open < bound.max / 10 * 9 {
-                at_bound.end();
+            } else {
+                at_bound.end_if_quiet();
             }
             // Probe answers are small and HTTP/2 multiplexes them: without TCP_NODELAY,
             // Nagle's algorithm and delayed ACKs hold them back.
@@ -282,6 +310,14 @@ where
             Ok(()) => Ok(()),
             Err(_) => Err(NotDrained(drain)),
         }
+    }
+}
+
+/// Sleeps until `at`, for ever when `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -346,3 +346,43 @@ async fn http2_connections_are_told_the_stream_bound() {
     assert_eq!(response.status(), 200);
     assert_eq!(connection.max_concurrent_send_streams(), 7);
 }
+
+/// With the connection bound set above the file limit (a misconfiguration), `accept` fails with
+/// EMFILE: the server backs off, sheds an idle connection for each failure, says so once when
+/// the episode starts and once with its count when it is over, and probes still get in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_errors_back_off_and_are_told_once_per_episode() {
+    siege::raise_file_limit();
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nofile=256:256").arg("--").arg(server_binary());
+    let (_child, addr, mut log) = spawn_example(
+        cmd,
+        "vitals-server",
+        &[("HEALTH_MAX_CONNECTIONS", "100000")],
+    )
+    .await;
+    drain_log(&mut log);
+    let stalled = stall(addr, 600).await;
+    let slowest = probes_answer(addr, 5, Duration::from_millis(200)).await;
+    drop(stalled);
+    // The episode is over one quiet second after the last failure.
+    let over = common::wait_for_log(&mut log, "over: the process's file limit is reached").await;
+    let lines = drain_log(&mut log);
+    let started: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("file limit is reached") && !l.contains("over:"))
+        .collect();
+    assert!(
+        started.len() <= 1,
+        "one line when it starts, not one per failure: {lines:#?}"
+    );
+    let count: u64 = over
+        .split("over: ")
+        .nth(1)
+        .and_then(|rest| rest.rsplit_once(" times in").map(|(head, _)| head))
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a count in {over:?}"));
+    assert!(count >= 1, "{over}");
+    eprintln!("EMFILE episode: {over}; slowest probe {slowest:?}");
+}
