@@ -57,7 +57,6 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .unwrap_or_else(|err| ListenError::new(address, err).exit());
-    tracing::info!("listening on {}", listener.local_addr().unwrap());
     // `vitals::serve` instead of `axum::serve`: the same accept loop, plus header, idle and send
     // timeouts, HTTP/2 bounds, a connection bound that sheds stalled and idle connections
     // first, and accept errors backed off (axum's serve has no timeouts), so no client can make

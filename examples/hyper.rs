@@ -37,7 +37,6 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .unwrap_or_else(|err| ListenError::new(address, err).exit());
-    tracing::info!("listening on {}", listener.local_addr().unwrap());
     // Instead of a hand-written accept loop: header, idle and send timeouts, HTTP/2 bounds, a
     // connection bound that sheds stalled and idle connections first, and accept errors
     // backed off, so no client can make a probe from a new connection wait. The bounds are

@@ -91,7 +91,6 @@ async fn main() {
     // does by default): the kubelet probes the pod's IP, whichever family the cluster uses.
     let listener = vitals::serve::listen(None, config.port)
         .unwrap_or_else(|failed| ListenError::new(failed.address, failed.error).exit());
-    tracing::info!("listening on {}", listener.local_addr().unwrap());
 
     // tonic's routes as one tower service, the probe layer around them (HTTP/1 probes are
     // answered before any gRPC routing), served by `vitals::serve`: HTTP/2 keep-alive pings and

@@ -86,7 +86,8 @@ pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
 
 /// Serves `service` on `listener` until the future [`Serve::with_graceful_shutdown`] gives
-/// ends (for ever without one). Await the returned [`Serve`].
+/// ends (for ever without one). Await the returned [`Serve`]. It logs the connection bound and
+/// then `listening on ADDRESS` (at info) when it starts.
 pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
     Serve {
         listener,
@@ -178,138 +179,134 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = Result<(), NotDrained>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
-    }
-}
-
-impl<S, B> Serve<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    async fn run(self) -> Result<(), NotDrained> {
-        let Serve {
-            listener,
-            service,
-            limits,
-            shutdown,
-            drain,
-        } = self;
-        let limits = Arc::new(limits);
-        let bound = limits.max_connections.resolve();
-        tracing::info!(
-            max_connections = bound.max,
-            header_read_timeout_ms = limits.header_read_timeout.as_millis() as u64,
-            idle_timeout_ms = limits.idle_timeout.as_millis() as u64,
-            "at most {bound} connections; beyond, idle and stalled ones are shed first"
-        );
-        let builder = connection_builder(&limits);
-        let clock = Clock::new();
-        let connections = Arc::new(Connections::new(clock));
-        let graceful = GracefulShutdown::new();
-        let mut max = bound.max;
-        let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
-        let mut accept_trouble = Episode::new();
-        let mut at_bound = Episode::new();
-        let mut backoff = Duration::ZERO;
-        loop {
-            let quiet_at = [accept_trouble.quiet_at(), at_bound.quiet_at()]
-                .into_iter()
-                .flatten()
-                .min();
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                () = sleep_until(quiet_at) => {
-                    accept_trouble.end_if_quiet();
-                    at_bound.end_if_quiet();
-                    continue;
-                }
-                () = &mut shutdown => break,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    let failure = AcceptFailure::of(&error);
-                    if failure == AcceptFailure::ClientGone {
-                        tracing::debug!("{}: {error}", failure.words());
+        Box::pin(async move {
+            let Serve {
+                listener,
+                service,
+                limits,
+                shutdown,
+                drain,
+            } = self;
+            let limits = Arc::new(limits);
+            let bound = limits.max_connections.resolve();
+            tracing::info!(
+                max_connections = bound.max,
+                header_read_timeout_ms = limits.header_read_timeout.as_millis() as u64,
+                idle_timeout_ms = limits.idle_timeout.as_millis() as u64,
+                "connections: at most {} ({}); beyond, the oldest idle or stalled ones are closed for new ones",
+                bound.max,
+                bound.reason
+            );
+            if let Ok(local) = listener.local_addr() {
+                tracing::info!("listening on {local}");
+            }
+            let builder = connection_builder(&limits);
+            let clock = Clock::new();
+            let connections = Arc::new(Connections::new(clock));
+            let graceful = GracefulShutdown::new();
+            let mut max = bound.max;
+            let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
+            let mut accept_trouble = Episode::new();
+            let mut at_bound = Episode::new();
+            let mut backoff = Duration::ZERO;
+            loop {
+                let quiet_at = [accept_trouble.quiet_at(), at_bound.quiet_at()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = sleep_until(quiet_at) => {
+                        accept_trouble.end_if_quiet();
+                        at_bound.end_if_quiet();
                         continue;
                     }
-                    if matches!(
-                        failure,
-                        AcceptFailure::FileLimit | AcceptFailure::SystemFiles
-                    ) {
-                        // The files ran out below the bound (other files, a bound set too
-                        // high): the bound learns the real capacity, less a sixteenth, and
-                        // idle connections go down to it, so the accepts that follow (a probe
-                        // waiting in the backlog among them) find room.
-                        let open = connections.len();
-                        let learned = open.saturating_sub(open / 16 + 1).max(1);
-                        if learned < max {
-                            max = learned;
-                            tracing::warn!(
-                                "the connection bound is now {max}: {open} connections used every file"
-                            );
+                    () = &mut shutdown => break,
+                };
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        let failure = AcceptFailure::of(&error);
+                        if failure == AcceptFailure::ClientGone {
+                            tracing::debug!("{}: {error}", failure.words());
+                            continue;
                         }
-                        while connections.len() > max && connections.shed(false).is_some() {}
+                        if matches!(
+                            failure,
+                            AcceptFailure::FileLimit | AcceptFailure::SystemFiles
+                        ) {
+                            // The files ran out below the bound (other files, a bound set too
+                            // high): the bound learns the real capacity, less a sixteenth, and
+                            // idle connections go down to it, so the accepts that follow (a probe
+                            // waiting in the backlog among them) find room.
+                            let open = connections.len();
+                            let learned = open.saturating_sub(open / 16 + 1).max(1);
+                            if learned < max {
+                                max = learned;
+                                tracing::warn!(
+                                    "the connection bound is now {max}: {open} connections used every file"
+                                );
+                            }
+                            while connections.len() > max && connections.shed(false).is_some() {}
+                        }
+                        accept_trouble.event(failure.words(), || error.to_string());
+                        backoff = (backoff * 2).clamp(ACCEPT_BACKOFF.0, ACCEPT_BACKOFF.1);
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => continue,
+                            () = &mut shutdown => break,
+                        }
                     }
-                    accept_trouble.event(failure.words(), || error.to_string());
-                    backoff = (backoff * 2).clamp(ACCEPT_BACKOFF.0, ACCEPT_BACKOFF.1);
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => continue,
-                        () = &mut shutdown => break,
-                    }
+                };
+                accept_trouble.end_if_quiet();
+                backoff = Duration::ZERO;
+                let open = connections.len();
+                if open >= max {
+                    let shed = connections.shed(true);
+                    at_bound.event(
+                        "the connection bound is reached: the oldest idle or stalled connections are shed for new ones",
+                        || format!("{open} open, bound {max}; shed {shed:?}"),
+                    );
+                } else {
+                    at_bound.end_if_quiet();
                 }
-            };
-            accept_trouble.end_if_quiet();
-            backoff = Duration::ZERO;
-            let open = connections.len();
-            if open >= max {
-                let shed = connections.shed(true);
-                at_bound.event(
-                    "the connection bound is reached: the oldest idle or stalled connections are shed for new ones",
-                    || format!("{open} open, bound {max}; shed {shed:?}"),
+                // Probe answers are small and HTTP/2 multiplexes them: without TCP_NODELAY,
+                // Nagle's algorithm and delayed ACKs hold them back.
+                let _ = stream.set_nodelay(true);
+                let connection = connections.open();
+                let io = TokioIo::new(WatchedIo::new(stream, connection.clone()));
+                let service = TowerToHyperService::new(Tracked::new(
+                    service.clone(),
+                    connection.clone(),
+                    peer,
+                ));
+                let serving = graceful.watch(
+                    builder
+                        .serve_connection_with_upgrades(io, service)
+                        .into_owned(),
                 );
-            } else {
-                at_bound.end_if_quiet();
+                let connections = connections.clone();
+                let limits = limits.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        result = serving => if let Err(error) = result {
+                            tracing::debug!("connection from {peer} ended: {error}");
+                        },
+                        () = connection.shed.notified() => {
+                            tracing::debug!("connection from {peer} shed at the connection bound");
+                        }
+                        why = connection.outstay(&limits) => {
+                            tracing::debug!("connection from {peer} closed: {}", why.words());
+                        }
+                    }
+                    connections.close(&connection);
+                });
             }
-            // Probe answers are small and HTTP/2 multiplexes them: without TCP_NODELAY,
-            // Nagle's algorithm and delayed ACKs hold them back.
-            let _ = stream.set_nodelay(true);
-            let connection = connections.open();
-            let io = TokioIo::new(WatchedIo::new(stream, connection.clone()));
-            let service =
-                TowerToHyperService::new(Tracked::new(service.clone(), connection.clone(), peer));
-            let serving = graceful.watch(
-                builder
-                    .serve_connection_with_upgrades(io, service)
-                    .into_owned(),
-            );
-            let connections = connections.clone();
-            let limits = limits.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    result = serving => if let Err(error) = result {
-                        tracing::debug!("connection from {peer} ended: {error}");
-                    },
-                    () = connection.shed.notified() => {
-                        tracing::debug!("connection from {peer} shed at the connection bound");
-                    }
-                    why = connection.outstay(&limits) => {
-                        tracing::debug!("connection from {peer} closed: {}", why.words());
-                    }
-                }
-                connections.close(&connection);
-            });
-        }
-        drop(listener);
-        match tokio::time::timeout(drain, graceful.shutdown()).await {
-            Ok(()) => Ok(()),
-            Err(_) => Err(NotDrained(drain)),
-        }
+            drop(listener);
+            match tokio::time::timeout(drain, graceful.shutdown()).await {
+                Ok(()) => Ok(()),
+                Err(_) => Err(NotDrained(drain)),
+            }
+        })
     }
 }
 

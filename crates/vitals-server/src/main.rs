@@ -163,15 +163,11 @@ async fn main() -> ExitCode {
 
     let listener = vitals_serve::listen(config.listen_address, config.port)
         .unwrap_or_else(|failed| ListenError::new(failed.address, failed.error).exit());
-    let local = listener
-        .local_addr()
-        .expect("a bound listener has an address");
     tracing::info!(
         shutdown_delay_ms = config.shutdown_delay.as_millis() as u64,
         drain_ms = IN_FLIGHT_DRAIN.as_millis() as u64,
         "on SIGTERM: readiness fails for shutdown_delay_ms, then in-flight requests get up to drain_ms"
     );
-    tracing::info!("listening on {local}");
 
     // vitals-serve: HTTP/1.1 and HTTP/2 with every phase of a connection bounded, a connection
     // bound that sheds idle and stalled connections first, and accept errors backed off, so no
