@@ -50,9 +50,7 @@ impl Health {
     pub async fn report(&self, probe: Probe, options: &ReportOptions) -> Report {
         let engine = &self.engine;
         if let Some(fixed) = self.fixed(probe) {
-            let mut report = self.read(probe, options, fixed.provenance);
-            report.status = fixed.status;
-            report.output = Some(fixed.note.to_owned());
+            let report = self.fixed_report(probe, options, fixed);
             engine.probe_metrics.answered(probe, report.status);
             return self.with_exclusions(report, options);
         }
@@ -178,9 +176,23 @@ impl Health {
         self.engine.demand()
     }
 
-    /// The latest results of `probe`'s checks without running anything.
+    /// `probe`'s report now, from the latest results, running nothing: what a probe would
+    /// answer but for a run it would start, so readiness fails while draining and startup
+    /// passes once latched, as [`Health::report`] says. For status pages and badges.
     pub fn latest(&self, probe: Probe) -> Report {
-        self.read(probe, &ReportOptions::new(), Provenance::Cached)
+        let options = ReportOptions::new();
+        match self.fixed(probe) {
+            Some(fixed) => self.fixed_report(probe, &options, fixed),
+            None => self.read(probe, &options, Provenance::Cached),
+        }
+    }
+
+    /// The report of a probe whose status no check result can change (draining, latched).
+    fn fixed_report(&self, probe: Probe, options: &ReportOptions, fixed: Fixed) -> Report {
+        let mut report = self.read(probe, options, fixed.provenance);
+        report.status = fixed.status;
+        report.output = Some(fixed.note.to_owned());
+        report
     }
 
     fn read(&self, probe: Probe, options: &ReportOptions, provenance: Provenance) -> Report {

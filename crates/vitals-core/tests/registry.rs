@@ -271,11 +271,22 @@ async fn drain_fails_readiness_at_once_without_running_checks() {
     let report = health.run(Probe::Readiness).await;
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(report.status, Status::Fail);
-    assert!(report.output.unwrap().contains("draining"));
+    assert!(report.output.as_deref().unwrap().contains("draining"));
     assert_eq!(report.checks[0].provenance, Provenance::Draining);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Liveness is unaffected: the process is fine, it is just leaving.
     assert_eq!(health.run(Probe::Liveness).await.status, Status::Pass);
+    // The latest report (status pages, badges) says what the probe says.
+    let latest = health.latest(Probe::Readiness);
+    assert_eq!(
+        (latest.status, latest.output, latest.checks[0].provenance),
+        (
+            report.status,
+            Some("draining: the service is shutting down".to_owned()),
+            Provenance::Draining
+        )
+    );
+    assert_eq!(health.latest(Probe::Liveness).status, Status::Pass);
 }
 
 #[tokio::test(start_paused = true)]

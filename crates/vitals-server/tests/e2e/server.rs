@@ -62,6 +62,25 @@ async fn sigterm_fails_readiness_at_once_finishes_in_flight_requests_and_exits()
         200,
         "liveness is unaffected"
     );
+    // Every surface says what /readyz says: the status page (JSON and HTML), its badge and
+    // its live events, and gRPC Check of the server.
+    let page = http(addr, "GET", "/status", &[("accept", "application/json")]).await;
+    let page: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(page["status"], "fail", "{page}");
+    assert_eq!(page["output"], "draining: the service is shutting down");
+    let html = http(addr, "GET", "/status", &[("accept", "text/html")])
+        .await
+        .body;
+    assert!(html.contains("<title>fail · status</title>"), "{html}");
+    assert!(html.contains("draining: the service is shutting down"));
+    let badge = http(addr, "GET", "/status/badge.svg", &[]).await.body;
+    assert!(badge.contains(">fail<"), "{badge}");
+    let mut grpc = vitals_testkit::grpc::client(addr).await;
+    assert_eq!(
+        vitals_testkit::grpc::status(&mut grpc, "").await.unwrap(),
+        tonic_health::pb::health_check_response::ServingStatus::NotServing
+    );
+    drop(grpc);
 
     let finished = in_flight.await.unwrap();
     assert_eq!((finished.status, finished.body.as_str()), (200, "hello\n"));

@@ -10,6 +10,8 @@ use vitals_core::{CheckHistory, CheckStatus, Health, Probe, Status};
 /// What a page shows, read once.
 pub(crate) struct Snapshot {
     pub(crate) overall: Status,
+    /// Why the overall status is what it is when no check decides it (draining).
+    pub(crate) note: Option<String>,
     pub(crate) checks: Vec<CheckHistory>,
     pub(crate) trusted: bool,
     pub(crate) at: SystemTime,
@@ -17,8 +19,11 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn take(health: &Health, trusted: bool) -> Snapshot {
+        // What /readyz answers now: the drain included.
+        let readiness = health.latest(Probe::Readiness);
         Snapshot {
-            overall: health.latest(Probe::Readiness).status,
+            overall: readiness.status,
+            note: readiness.output,
             checks: health.history(),
             trusted,
             at: SystemTime::now(),
@@ -65,11 +70,15 @@ pub(crate) fn json(snapshot: &Snapshot) -> Value {
             check
         })
         .collect();
-    json!({
+    let mut page = json!({
         "status": snapshot.overall.as_str(),
         "at": rfc3339(snapshot.at),
         "checks": checks,
-    })
+    });
+    if let Some(note) = &snapshot.note {
+        page["output"] = json!(note);
+    }
+    page
 }
 
 /// Text for HTML and SVG: `<`, `>`, `&` and quotes escaped.
@@ -255,7 +264,7 @@ tr.error td{{color:#8e1b1b;font-family:ui-monospace,monospace;font-size:.85rem;w
 </style>
 </head>
 <body>
-<header id="summary"><h1>Status: <span class="badge {overall}">{overall}</span></h1>
+<header id="summary"><h1>Status: <span class="badge {overall}">{overall}</span></h1>{note}
 <p>{count} checks · as of <time datetime="{at}">{at}</time> · <a href="{base}">reload</a></p></header>
 <table>
 <thead><tr><th scope="col">check</th><th scope="col">status</th><th scope="col">since</th>{windows}<th scope="col">latency</th><th scope="col">recent runs</th><th scope="col">timing</th></tr></thead>
@@ -286,6 +295,11 @@ tr.error td{{color:#8e1b1b;font-family:ui-monospace,monospace;font-size:.85rem;w
         count = snapshot.checks.len(),
         at = rfc3339(snapshot.at),
         base = escape(base),
+        note = snapshot
+            .note
+            .as_deref()
+            .map(|note| format!("\n<p id=\"note\">{}</p>", escape(note)))
+            .unwrap_or_default(),
     )
 }
 
