@@ -1,138 +1,11 @@
-//! Every environment variable the server reads, given junk: each is a startup error that names
-//! the variable, quotes the value and says what is accepted — never a panic, never a start.
+//! Junk in the environment stops the server with words naming the variable, the value and what
+//! is accepted, and exit status 2 (every variable's junk is vitals-env's own test, in process);
+//! `--help` and `--version`.
 use crate::common;
 
 use std::time::Duration;
 
 use common::{output_within, server_binary};
-
-const NUMBER_JUNK: &[&str] = &[
-    "abc",
-    "-1",
-    "1.5",
-    "",
-    " ",
-    "99999999999999999999",
-    "1e3",
-    "0x10",
-    "١٢",
-    "+5",
-];
-const BOOL_JUNK: &[&str] = &["maybe", "", "2", "yes please", "tru"];
-
-fn cases() -> Vec<(&'static str, &'static str)> {
-    let mut cases = Vec::new();
-    for var in [
-        "HEALTH_CHECK_RETRIES",
-        "HEALTH_CHECK_RETRY_DELAY_MS",
-        "HEALTH_CHECK_MAX_RETRY_DELAY_MS",
-        "MONGO_SERVER_SELECTION_TIMEOUT_MS",
-        "REDIS_CONNECT_TIMEOUT_MS",
-        "REDIS_COMMAND_TIMEOUT_MS",
-        "HEALTH_CHECK_INTERVAL_MS",
-        "HEALTH_CHECK_CACHE_TTL_MS",
-        "HEALTH_CHECK_TIMEOUT_MS",
-        "SHUTDOWN_DELAY_MS",
-        "TLS_CERTIFICATE_WARN_DAYS",
-        "DISK_SPACE_THRESHOLD_MB",
-        "PORT",
-    ] {
-        cases.extend(NUMBER_JUNK.iter().map(|junk| (var, *junk)));
-    }
-    cases.extend([
-        ("PORT", "65536"),
-        ("HEALTH_CHECK_RETRIES", "1001"),
-        ("HEALTH_CHECK_TIMEOUT_MS", "0"),
-    ]);
-    for var in [
-        "REDIS_DISABLE_TLS_VERIFICATION",
-        "STORAGE_DEEP_CHECK",
-        "S3_FORCE_PATH_STYLE",
-        "NATS_JETSTREAM",
-    ] {
-        cases.extend(BOOL_JUNK.iter().map(|junk| (var, *junk)));
-    }
-    cases.extend(
-        [
-            "mongodb",
-            "all,bogus",
-            ",",
-            "mongo;redis",
-            "mongo,,redis",
-            "s3",
-        ]
-        .iter()
-        .map(|junk| ("SKIP_HEALTH_CHECKS", *junk)),
-    );
-    cases.extend(
-        [
-            "",
-            "mongodb://",
-            "http://db",
-            "mongodb://db:99999",
-            "mongodb://u:p@",
-        ]
-        .iter()
-        .map(|j| ("MONGO_URI", *j)),
-    );
-    cases.extend(
-        [
-            "",
-            "redis//cache",
-            "http://cache",
-            "redis://cache:port",
-            "cache:6379",
-        ]
-        .iter()
-        .map(|j| ("REDIS_URI", *j)),
-    );
-    cases.extend(
-        ["", "runner:8080", "ftp://runner", "http://", "not a url"]
-            .iter()
-            .map(|j| ("CUSTOM_CODE_RUNNER_URI", *j)),
-    );
-    let urls: [(&str, &[&str]); 6] = [
-        (
-            "DATABASE_URL",
-            &[
-                "",
-                "postgres//db",
-                "redis://db",
-                "postgres://db:99999/x",
-                "db:5432",
-            ],
-        ),
-        (
-            "AMQP_URL",
-            &["", "amqp//rabbit", "http://rabbit", "amqp://rabbit:port"],
-        ),
-        ("AMQP_QUEUE", &["", " "]),
-        (
-            "NATS_URL",
-            &["", "nats//bus", "http://bus", "nats://bus:99999"],
-        ),
-        (
-            "TLS_CERTIFICATE_ENDPOINTS",
-            &["", "a,,b", "https://api", "api:0", "::1:443", "api:443,api"],
-        ),
-        ("DISK_SPACE_PATH", &["", "relative/path"]),
-    ];
-    for (var, junk) in urls {
-        cases.extend(junk.iter().map(|j| (var, *j)));
-    }
-    for var in [
-        "TMP_STORAGE_BUCKET",
-        "CONNECTORS_STORAGE_BUCKET",
-        "STATIC_STORAGE_BUCKET",
-    ] {
-        cases.extend(
-            ["", "A", "x_y", "-bad-", "a..b"]
-                .iter()
-                .map(|junk| (var, *junk)),
-        );
-    }
-    cases
-}
 
 async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = tokio::process::Command::new(server_binary());
@@ -147,11 +20,15 @@ async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
     )
 }
 
+/// The words and the exit status are the server's: a few junk values through the process
+/// (vitals-env's own tests give every variable its junk in process).
 #[tokio::test]
-async fn junk_in_any_variable_is_a_clear_startup_error() {
-    let cases = cases();
-    assert!(cases.len() > 190, "the table covers every variable");
-    for (var, junk) in cases {
+async fn junk_in_a_variable_stops_the_server_with_its_words() {
+    for (var, junk) in [
+        ("HEALTH_CHECK_RETRIES", "abc"),
+        ("MONGO_URI", "http://db"),
+        ("HEALTH_MAX_CONNECTIONS", "0"),
+    ] {
         let (code, stderr) = run(&[(var, junk)]).await;
         assert!(
             !stderr.contains("panicked"),
