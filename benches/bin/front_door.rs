@@ -1,8 +1,9 @@
-//! `front-door ADDR PID LOG [STALLED] [EVENTS]`: the siege of `scripts/bench-front-door`
+//! `front-door ADDR PID LOG [STALLED] [EVENTS] [SILENT]`: the siege of `scripts/bench-front-door`
 //! against a server already running at ADDR (loopback) as process PID, writing its log to LOG.
 //!
 //! Phases: probes from new connections at rest; EVENTS status-page event streams held (the
-//! server's `/status/events`; 0 for a peer without one); STALLED connections whose headers
+//! server's `/status/events`; 0 for a peer without one); SILENT connections that connect and
+//! send nothing (their memory measured, then closed); STALLED connections whose headers
 //! never end; probes under attack; after the header timeout, how many stalled connections are
 //! still open; everything closed, and 15 s later the memory and a probe again. Prints one
 //! Markdown table row per phase.
@@ -16,20 +17,21 @@ use vitals_testkit::siege::{self, EventStream};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [addr, pid, log, rest @ ..] = &args[..] else {
-        eprintln!("usage: front-door ADDR PID LOG [STALLED] [EVENTS]");
+        eprintln!("usage: front-door ADDR PID LOG [STALLED] [EVENTS] [SILENT]");
         std::process::exit(2);
     };
     let addr: SocketAddr = addr.parse().expect("ADDR: host:port");
     let pid: u32 = pid.parse().expect("PID");
     let stalled: usize = rest.first().map_or(5000, |n| n.parse().expect("STALLED"));
     let events: usize = rest.get(1).map_or(0, |n| n.parse().expect("EVENTS"));
+    let silent: usize = rest.get(2).map_or(0, |n| n.parse().expect("SILENT"));
     siege::raise_file_limit();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
-        .block_on(siege_of(addr, pid, log, stalled, events));
+        .block_on(siege_of(addr, pid, log, stalled, events, silent));
 }
 
 fn log_lines(log: &str) -> usize {
@@ -64,7 +66,14 @@ fn row(phase: &str, pid: u32, extra: &str) {
     );
 }
 
-async fn siege_of(addr: SocketAddr, pid: u32, log: &str, stalled: usize, events: usize) {
+async fn siege_of(
+    addr: SocketAddr,
+    pid: u32,
+    log: &str,
+    stalled: usize,
+    events: usize,
+    silent: usize,
+) {
     println!("| phase | RSS | open files | |\n|---|---|---|---|");
     row(
         "at rest",
@@ -89,6 +98,26 @@ async fn siege_of(addr: SocketAddr, pid: u32, log: &str, stalled: usize, events:
             pid,
             &format!("{per_viewer:.1} KiB per viewer"),
         );
+    }
+
+    if silent > 0 {
+        let before = siege::rss_kib(pid);
+        let mut quiet = Vec::with_capacity(silent);
+        for _ in 0..silent {
+            if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
+                quiet.push(stream);
+            }
+        }
+        // Accepted: a probe from a new connection is answered after them.
+        let _ = siege::probe(addr, "/livez", Duration::from_secs(5)).await;
+        let per = (siege::rss_kib(pid).saturating_sub(before)) as f64 / quiet.len().max(1) as f64;
+        row(
+            &format!("{} silent connections (connect, send nothing)", quiet.len()),
+            pid,
+            &format!("{per:.1} KiB per silent connection"),
+        );
+        drop(quiet);
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
     let lines_before = log_lines(log);

@@ -200,10 +200,11 @@ where
             if let Ok(local) = listener.local_addr() {
                 tracing::info!("listening on {local}");
             }
-            let builder = connection_builder(&limits);
+            let builder = Arc::new(connection_builder(&limits));
             let clock = Clock::new();
             let connections = Arc::new(Connections::new(clock));
             let graceful = GracefulShutdown::new();
+            let stopping = tokio::sync::watch::Sender::new(false);
             let mut max = bound.max;
             let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
             let mut accept_trouble = Episode::new();
@@ -273,35 +274,51 @@ where
                 // Nagle's algorithm and delayed ACKs hold them back.
                 let _ = stream.set_nodelay(true);
                 let connection = connections.open();
-                let io = TokioIo::new(WatchedIo::new(stream, connection.clone()));
-                let service = TowerToHyperService::new(Tracked::new(
-                    service.clone(),
-                    connection.clone(),
-                    peer,
-                ));
-                let serving = graceful.watch(
-                    builder
-                        .serve_connection_with_upgrades(io, service)
-                        .into_owned(),
-                );
+                let service = service.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let mut stopping = stopping.subscribe();
                 let connections = connections.clone();
                 let limits = limits.clone();
                 tokio::spawn(async move {
-                    tokio::select! {
-                        result = serving => if let Err(error) = result {
-                            tracing::debug!("connection from {peer} ended: {error}");
-                        },
-                        () = connection.shed.notified() => {
-                            tracing::debug!("connection from {peer} shed at the connection bound");
-                        }
-                        why = connection.outstay(&limits) => {
-                            tracing::debug!("connection from {peer} closed: {}", why.words());
+                    // No buffers until the client sends something: a connection that only
+                    // connects costs its socket and this task, not hyper's 16 KiB.
+                    let spoke = tokio::select! {
+                        readable = stream.readable() => readable.is_ok(),
+                        () = connection.shed.notified() => false,
+                        _ = connection.outstay(&limits) => false,
+                        _ = stopping.wait_for(|stopping| *stopping) => false,
+                    };
+                    if spoke {
+                        let io = TokioIo::new(WatchedIo::new(stream, connection.clone()));
+                        let service = TowerToHyperService::new(Tracked::new(
+                            service,
+                            connection.clone(),
+                            peer,
+                        ));
+                        let serving = watcher.watch(
+                            builder
+                                .serve_connection_with_upgrades(io, service)
+                                .into_owned(),
+                        );
+                        tokio::select! {
+                            result = serving => if let Err(error) = result {
+                                tracing::debug!("connection from {peer} ended: {error}");
+                            },
+                            () = connection.shed.notified() => {
+                                tracing::debug!("connection from {peer} shed at the connection bound");
+                            }
+                            why = connection.outstay(&limits) => {
+                                tracing::debug!("connection from {peer} closed: {}", why.words());
+                            }
                         }
                     }
                     connections.close(&connection);
                 });
             }
             drop(listener);
+            // Connections that never spoke end now; the others finish their requests.
+            stopping.send_replace(true);
             match tokio::time::timeout(drain, graceful.shutdown()).await {
                 Ok(()) => Ok(()),
                 Err(_) => Err(NotDrained(drain)),

@@ -149,3 +149,24 @@ async fn shutdown_says_when_in_flight_requests_outlast_the_drain() {
         "in-flight requests did not finish within 200 ms of the shutdown signal"
     );
 }
+
+/// A connection that never sends a byte does not hold a graceful shutdown for its header
+/// read timeout: it ends with the listener.
+#[tokio::test]
+async fn a_silent_connection_ends_at_shutdown() {
+    let server = start(Limits::default(), Duration::from_secs(30)).await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    // The server has accepted it once a request on another connection is answered after it.
+    let mut other = TcpStream::connect(server.addr).await.unwrap();
+    get(&mut other, "/").await;
+    drop(other);
+    let started = tokio::time::Instant::now();
+    server.stop.send(()).unwrap();
+    assert_eq!(server.handle.await.unwrap(), Ok(()));
+    assert!(closed_within(&mut silent, Duration::from_secs(1)).await);
+    assert!(
+        started.elapsed() < vitals_serve::DEFAULT_HEADER_READ_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+}
