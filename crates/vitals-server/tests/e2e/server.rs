@@ -331,3 +331,79 @@ async fn the_custom_code_runner_is_checked() {
     .await;
     child.kill().await.unwrap();
 }
+
+/// What each surface says of the server now: `/readyz` (status code and status), the status
+/// page's JSON and its badge, and gRPC `Check("")`.
+async fn surfaces(addr: SocketAddr) -> (u16, String, String, String, bool) {
+    let ready = http(addr, "GET", "/readyz", &[]).await;
+    let ready_status: serde_json::Value = serde_json::from_str(&ready.body).unwrap();
+    let page = http(addr, "GET", "/status", &[("accept", "application/json")]).await;
+    let page: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    let badge = http(addr, "GET", "/status/badge.svg", &[]).await.body;
+    let badge = ["pass", "warn", "fail"]
+        .into_iter()
+        .find(|s| badge.contains(&format!(">{s}<")))
+        .unwrap_or("none")
+        .to_owned();
+    let mut grpc = vitals_testkit::grpc::client(addr).await;
+    let serving = vitals_testkit::grpc::status(&mut grpc, "").await.unwrap()
+        == tonic_health::pb::health_check_response::ServingStatus::Serving;
+    (
+        ready.status,
+        ready_status["status"].as_str().unwrap().to_owned(),
+        page["status"].as_str().unwrap().to_owned(),
+        badge,
+        serving,
+    )
+}
+
+/// One answer to "what is the status now": in each state (pass, warn, fail, skipped) every
+/// surface says what `/readyz` says (the drain is in the SIGTERM test above).
+#[tokio::test]
+async fn every_surface_says_what_readyz_says_in_each_state() {
+    // Nothing listens at this address: Redis is refused at once.
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let redis = format!("redis://{refused}");
+    let redis = redis.as_str();
+    let fast = [
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "200"),
+        ("REDIS_CONNECT_TIMEOUT_MS", "500"),
+    ];
+    let states: [(&str, Vec<(&str, &str)>, (u16, &str, bool)); 4] = [
+        ("pass", vec![], (200, "pass", true)),
+        ("warn", vec![("REDIS_URI", redis)], (200, "warn", true)),
+        (
+            "fail",
+            vec![("REDIS_URI", redis), ("NON_CRITICAL_HEALTH_CHECKS", "none")],
+            (503, "fail", false),
+        ),
+        (
+            "skipped",
+            vec![("REDIS_URI", redis), ("SKIP_HEALTH_CHECKS", "redis")],
+            (200, "pass", true),
+        ),
+    ];
+    for (state, env, (code, status, serving)) in states {
+        let env: Vec<(&str, &str)> = fast.iter().copied().chain(env).collect();
+        let (mut child, addr, _log) = start(&env).await;
+        // The first background result decides the state.
+        poll_until(addr, "/readyz", state, |_, json| json["status"] == status).await;
+        let seen = surfaces(addr).await;
+        assert_eq!(
+            seen,
+            (
+                code,
+                status.to_owned(),
+                status.to_owned(),
+                status.to_owned(),
+                serving
+            ),
+            "{state}: (/readyz code, /readyz, page, badge, gRPC serving)"
+        );
+        child.kill().await.unwrap();
+    }
+}
