@@ -373,7 +373,9 @@ async fn every_surface_says_what_readyz_says_in_each_state() {
         ("HEALTH_CHECK_INTERVAL_MS", "200"),
         ("REDIS_CONNECT_TIMEOUT_MS", "500"),
     ];
-    let states: [(&str, Vec<(&str, &str)>, (u16, &str, bool)); 4] = [
+    // (state, its variables, (/readyz code, the status every surface says, gRPC serving))
+    type Expected<'a> = (u16, &'a str, bool);
+    let states: [(&str, Vec<(&str, &str)>, Expected); 4] = [
         ("pass", vec![], (200, "pass", true)),
         ("warn", vec![("REDIS_URI", redis)], (200, "warn", true)),
         (
