@@ -373,23 +373,37 @@ async fn every_surface_says_what_readyz_says_in_each_state() {
         ("HEALTH_CHECK_INTERVAL_MS", "200"),
         ("REDIS_CONNECT_TIMEOUT_MS", "500"),
     ];
-    // (state, its variables, (/readyz code, the status every surface says, gRPC serving))
-    type Expected<'a> = (u16, &'a str, bool);
-    let states: [(&str, Vec<(&str, &str)>, Expected); 4] = [
-        ("pass", vec![], (200, "pass", true)),
-        ("warn", vec![("REDIS_URI", redis)], (200, "warn", true)),
-        (
+    struct State<'a> {
+        name: &'a str,
+        env: Vec<(&'a str, &'a str)>,
+        /// /readyz's code, the status every surface says, whether gRPC says SERVING.
+        expected: (u16, &'a str, bool),
+    }
+    let state = |name, env, expected| State {
+        name,
+        env,
+        expected,
+    };
+    let states = [
+        state("pass", vec![], (200, "pass", true)),
+        state("warn", vec![("REDIS_URI", redis)], (200, "warn", true)),
+        state(
             "fail",
             vec![("REDIS_URI", redis), ("NON_CRITICAL_HEALTH_CHECKS", "none")],
             (503, "fail", false),
         ),
-        (
+        state(
             "skipped",
             vec![("REDIS_URI", redis), ("SKIP_HEALTH_CHECKS", "redis")],
             (200, "pass", true),
         ),
     ];
-    for (state, env, (code, status, serving)) in states {
+    for State {
+        name: state,
+        env,
+        expected: (code, status, serving),
+    } in states
+    {
         let env: Vec<(&str, &str)> = fast.iter().copied().chain(env).collect();
         let (mut child, addr, _log) = start(&env).await;
         // The first background result decides the state.
