@@ -343,15 +343,12 @@ fn serve_limits<L: FnMut(&str) -> Option<String>>(
             &var::MAX_CONNECTIONS,
             "`auto`, or a whole number of connections from 1 to 1000000",
             |raw| {
-                let raw = raw.trim();
                 if raw.eq_ignore_ascii_case("auto") {
                     return Some(vitals_serve::MaxConnections::Auto);
                 }
-                let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
-                raw.parse::<usize>()
-                    .ok()
-                    .filter(|n| digits && (1..=1_000_000).contains(n))
-                    .map(vitals_serve::MaxConnections::Fixed)
+                parse::whole(raw)
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .map(|n| vitals_serve::MaxConnections::Fixed(n as usize))
             },
         )?
         .expect(DEFAULTED);

@@ -25,6 +25,14 @@ pub const COMPONENTS: [&str; 9] = [
 const ONE_DAY_MS: u64 = 86_400_000;
 
 /// Reads variables through a lookup.
+/// A whole number: plain ASCII digits, surrounding whitespace tolerated (`-1`, `+1`, `1.5`,
+/// `1e3`, `0x10` and empty are not).
+pub(crate) fn whole(raw: &str) -> Option<u64> {
+    let trimmed = raw.trim();
+    let digits = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
+    trimmed.parse::<u64>().ok().filter(|_| digits)
+}
+
 pub(crate) struct Reader<L> {
     lookup: L,
 }
@@ -63,10 +71,8 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
         let Some(raw) = self.value_or_default(variable) else {
             return Ok(None);
         };
-        let trimmed = raw.trim();
-        let digits = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
-        match trimmed.parse::<u64>() {
-            Ok(value) if digits && range.contains(&value) => Ok(Some(value)),
+        match whole(&raw) {
+            Some(value) if range.contains(&value) => Ok(Some(value)),
             _ => Err(EnvError::new(
                 variable.name,
                 raw,

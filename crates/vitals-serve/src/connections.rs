@@ -144,6 +144,15 @@ pub(crate) enum Shed {
     Oldest,
 }
 
+impl Shed {
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Shed::Idle => "the oldest idle or stalled connection",
+            Shed::Oldest => "the oldest long-lived stream (none was idle)",
+        }
+    }
+}
+
 /// Every open connection, oldest first.
 #[derive(Debug)]
 pub(crate) struct Connections {

@@ -2,7 +2,7 @@
 //! traffic: what a server that mounts `vitals_tower::HealthLayer` needs besides the layer.
 //!
 //! A hand-written accept loop around hyper has no bound at all: a client that never finishes
-//! its headers holds a connection (and a file descriptor, and 10–20 KiB) for ever, a few
+//! its headers holds a connection (and a file descriptor, and about 20 KiB) for ever, a few
 //! thousand of them exhaust the file limit, `accept` then fails at once in a loop that logs
 //! every failure, and the kubelet's next probe, from a new connection, waits in the backlog
 //! until it times out. [`serve`] is that loop with the bounds Go's `net/http` and nginx have:
@@ -70,7 +70,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tower_service::Service;
 
-use connections::{Clock, Connections};
+use connections::{Clock, Connections, Shed};
 use episode::{AcceptFailure, Episode};
 pub use limits::{
     CONNECTION_MEMORY, ConnectionBound, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_KEEP_ALIVE,
@@ -265,7 +265,10 @@ where
                     let shed = connections.shed(true);
                     at_bound.event(
                         "the connection bound is reached: the oldest idle or stalled connections are shed for new ones",
-                        || format!("{open} open, bound {max}; shed {shed:?}"),
+                        || {
+                            let shed = shed.map_or("none could be", Shed::words);
+                            format!("{open} open, bound {max}; shed: {shed}")
+                        },
                     );
                 } else {
                     at_bound.end_if_quiet();

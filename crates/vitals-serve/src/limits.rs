@@ -1,5 +1,5 @@
 //! The bounds of every phase of a connection, and how many connections there may be.
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 /// How long a new connection may take to send its first request's headers. The kubelet and Prometheus send theirs at once; no probe waits longer than
 /// its `timeoutSeconds` (1 s by default, rarely above 10).
@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_HEADER_BYTES: u32 = 16 * 1024;
 /// The smallest header bound hyper's HTTP/1 read buffer accepts.
 pub const MIN_MAX_HEADER_BYTES: u32 = 8 * 1024;
 /// Memory counted per connection when the connection bound is derived from the memory limit:
-/// a measured connection takes 10–20 KiB (BENCHMARKS.md); this leaves room for its requests.
+/// a measured connection takes about 20 KiB (BENCHMARKS.md); this leaves room for its requests.
 pub const CONNECTION_MEMORY: u64 = 64 * 1024;
 /// The connection bound when neither the file limit nor a memory limit bounds the process.
 pub const UNBOUNDED_MAX_CONNECTIONS: usize = 16_384;
@@ -44,12 +44,6 @@ pub struct ConnectionBound {
     pub max: usize,
     /// Why this many, e.g. "an eighth of the file limit 4096 kept for the checks' clients".
     pub reason: String,
-}
-
-impl fmt::Display for ConnectionBound {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.max, self.reason)
-    }
 }
 
 impl MaxConnections {

@@ -38,7 +38,7 @@ use vitals_tonic::GrpcHealth;
 
 /// jemalloc, with a background thread purging freed pages, gives the memory a flood of
 /// connections took back to the system within seconds of its end; glibc's allocator kept it
-/// (87 MiB stayed 87 MiB; with this, 17 MiB 15 s later: BENCHMARKS.md).
+/// (87 MiB under a siege, still 70 MiB 15 s after it; with this, 16 MiB: BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

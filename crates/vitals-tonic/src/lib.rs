@@ -113,8 +113,9 @@ pub fn service_probe(service: &str) -> Option<Probe> {
     })
 }
 
-/// `Watch` streams open at once by default: a watcher costs a few hundred bytes beside its
-/// HTTP/2 stream (BENCHMARKS.md), and a thousand fit well inside a 256 MiB pod.
+/// `Watch` streams open at once by default: a watcher holds a registry subscription and its last
+/// status beside its HTTP/2 stream (not measured on its own; an event-stream viewer, the same
+/// kind of state, costs about 1 KiB: BENCHMARKS.md), so a thousand fit well inside a 256 MiB pod.
 pub const DEFAULT_MAX_WATCH_STREAMS: usize = 1000;
 
 /// The gRPC health service of a registry.

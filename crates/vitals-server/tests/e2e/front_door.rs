@@ -68,6 +68,20 @@ fn drain_log(log: &mut UnboundedReceiver<String>) -> Vec<String> {
     lines
 }
 
+/// What the server sends before it closes the connection, which it must do within `limit`
+/// (a reset after the answer counts as closing).
+async fn answer_then_close(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: Duration,
+) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("the server did not answer and close within {limit:?}"))
+        .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Opens `count` stalled connections; those the machine refuses (none expected) are counted.
 async fn stall(addr: SocketAddr, count: usize) -> Vec<(TcpStream, tokio::time::Instant)> {
     let mut held = Vec::with_capacity(count);
@@ -303,12 +317,7 @@ async fn an_endless_header_is_refused_at_the_header_bound() {
         }
         sent
     });
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut answer))
-        .await
-        .expect("the server answers and closes")
-        .ok();
-    let text = String::from_utf8_lossy(&answer);
+    let text = answer_then_close(&mut reader, Duration::from_secs(10)).await;
     assert!(text.starts_with("HTTP/1.1 431"), "{text:?}");
     let sent = sent.await.unwrap();
     assert!(
@@ -330,16 +339,12 @@ async fn a_body_on_a_probe_path_is_not_read() {
         )
         .await
         .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
-        .await
-        .expect("answered and closed without reading the body")
-        .ok();
-    let text = String::from_utf8_lossy(&answer);
+    let text = answer_then_close(&mut stream, Duration::from_secs(5)).await;
     assert!(text.starts_with("HTTP/1.1 "), "{text:?}");
 }
 
-/// HTTP/2: the server tells each client its stream bound (128) in its SETTINGS.
+/// HTTP/2: the server tells each client its stream bound (`HEALTH_HTTP2_MAX_STREAMS`) in its
+/// SETTINGS.
 #[tokio::test]
 async fn http2_connections_are_told_the_stream_bound() {
     let (_child, addr, _log) = start(&[("HEALTH_HTTP2_MAX_STREAMS", "7")]).await;

@@ -52,7 +52,7 @@ use crate::{DetailsPolicy, details::Details};
 
 pub use body::StatusBody;
 
-/// Event streams open at once by default: each viewer holds one (measured at about 3 KiB of
+/// Event streams open at once by default: each viewer holds one (measured at about 1 KiB of
 /// the server's memory beside its connection's; BENCHMARKS.md), so a thousand fit well inside a
 /// 256 MiB pod together with the server's connections.
 pub const DEFAULT_MAX_EVENT_STREAMS: usize = 1000;
