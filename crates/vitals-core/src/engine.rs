@@ -148,16 +148,9 @@ impl Engine {
             return Pending::Ready(None, Provenance::Skipped);
         }
         let mut state = entry.lock();
-        if entry.interval.is_some() {
-            let provenance = if state.last.is_some() {
-                Provenance::Background
-            } else {
-                Provenance::Pending
-            };
+        if entry.interval.is_some() || state.last.as_ref().is_some_and(|l| entry.is_fresh(l)) {
+            let provenance = entry.provenance(state.last.as_deref(), state.flight.is_some());
             return Pending::Ready(state.last.clone(), provenance);
-        }
-        if let Some(last) = state.last.as_ref().filter(|last| entry.is_fresh(last)) {
-            return Pending::Ready(Some(last.clone()), Provenance::Cached);
         }
         let latest = state.last.clone();
         if let Some(flight) = &state.flight {
@@ -318,21 +311,18 @@ impl Engine {
 
     // --- publishing, the latch, draining -------------------------------------------------
 
-    /// Publishes a report of every check's latest result to subscribers.
+    /// Publishes a report of every check's latest result to subscribers, and each probe's
+    /// status now to the metrics: called after every run, the latch and the drain, so a
+    /// watcher, the status page and a scrape read what a probe would answer.
     pub(crate) fn publish(&self) {
-        let checks = self
-            .entries
-            .iter()
-            .map(|entry| {
-                entry.latest_report(|has_result| match (has_result, entry.interval) {
-                    (false, _) => Provenance::Pending,
-                    (true, Some(_)) => Provenance::Background,
-                    (true, None) => Provenance::Cached,
-                })
-            })
-            .collect();
-        self.reports
-            .send_replace(Arc::new(Report::from_checks(Probe::All, checks)));
+        let report = self.latest_report(Probe::All, &ReportOptions::new());
+        self.reports.send_replace(Arc::new(report));
+        for probe in Probe::EVERY {
+            self.probe_metrics.status(
+                probe,
+                self.probe_status(probe, false).unwrap_or(Status::Fail),
+            );
+        }
     }
 
     /// A channel of reports over every check, updated after each completed run.
@@ -343,9 +333,55 @@ impl Engine {
     /// Latches the startup probe once every startup check's latest result serves. Called after
     /// each run (and at start), so no caller ever decides it.
     fn latch_startup(&self) {
-        if !self.started.load(Ordering::Acquire) && self.latest_status(Probe::Startup).is_serving()
+        if !self.started.load(Ordering::Acquire)
+            && self
+                .worst_status(Probe::Startup, false)
+                .is_some_and(Status::is_serving)
         {
             self.started.store(true, Ordering::Release);
+        }
+    }
+
+    /// The status of `probe` that no check result can change: readiness while draining, and
+    /// startup once latched.
+    pub(crate) fn fixed(&self, probe: Probe) -> Option<Fixed> {
+        match probe {
+            Probe::Readiness if self.is_draining() => Some(Fixed {
+                status: Status::Fail,
+                provenance: Provenance::Draining,
+                note: "draining: the service is shutting down",
+            }),
+            Probe::Startup if self.is_started() => Some(Fixed {
+                status: Status::Pass,
+                provenance: Provenance::Latched,
+                note: "startup complete; checks are no longer run for this probe",
+            }),
+            _ => None,
+        }
+    }
+
+    /// **The status of `probe` now**: the drain or the latch where one fixes it, else the fold
+    /// of its checks' latest results (skipped ones left out). With `fresh_only`, `None` as
+    /// soon as an on-demand check needs a run. Every surface reads this, or a report built by
+    /// the same rules ([`Engine::latest_report`], `Health::report`). Allocates nothing.
+    pub(crate) fn probe_status(&self, probe: Probe, fresh_only: bool) -> Option<Status> {
+        match self.fixed(probe) {
+            Some(fixed) => Some(fixed.status),
+            None => self.worst_status(probe, fresh_only),
+        }
+    }
+
+    /// `probe`'s report from the latest results, running nothing: what a probe would answer
+    /// but for a run it would start, the drain and the latch included.
+    pub(crate) fn latest_report(&self, probe: Probe, options: &ReportOptions) -> Report {
+        let checks = self
+            .selected(probe, options)
+            .map(|index| self.entries[index].latest_report())
+            .collect();
+        let report = Report::from_checks(probe, checks);
+        match self.fixed(probe) {
+            Some(fixed) => fixed.apply(report),
+            None => report,
         }
     }
 
@@ -390,26 +426,24 @@ impl Engine {
             .map(|(index, _)| index)
     }
 
-    /// The worst served status of `probe`'s checks' latest results (unknown for none yet).
-    pub(crate) fn latest_status(&self, probe: Probe) -> Status {
-        self.worst_status(probe, false)
-            .expect("without freshness required, every check has a status")
-    }
-
-    /// The worst served status of `probe`'s checks (skipped ones left out, none yet counted as
-    /// unknown). With `fresh_only`, `None` as soon as an on-demand check needs a run: its
-    /// result is missing or older than its TTL. Reads the clock once and allocates nothing:
-    /// the hot path of a terse probe.
-    pub(crate) fn worst_status(&self, probe: Probe, fresh_only: bool) -> Option<Status> {
+    /// The fold ([`Status::worst_of`]) of `probe`'s checks' served statuses (none yet counted
+    /// as unknown), without the drain or the latch. With `fresh_only`, `None` as soon as an
+    /// on-demand check needs a run: its result is missing or older than its TTL. Reads the
+    /// clock once and allocates nothing: the hot path of a terse probe.
+    fn worst_status(&self, probe: Probe, fresh_only: bool) -> Option<Status> {
         let now = Instant::now();
-        let mut worst = Status::Pass;
-        for entry in self.entries.iter().filter(|e| e.probes.contains(probe)) {
-            // Skipped checks have no overall status: they count against nothing.
-            if let Some(status) = entry.status_at(now, fresh_only)?.overall() {
-                worst = worst.max(status);
-            }
-        }
-        Some(worst)
+        let mut complete = true;
+        let worst = Status::worst_of(
+            self.entries
+                .iter()
+                .filter(|e| e.probes.contains(probe))
+                .map_while(|e| {
+                    let status = e.status_at(now, fresh_only);
+                    complete &= status.is_some();
+                    status
+                }),
+        );
+        complete.then_some(worst)
     }
 
     /// Registers a standing demand; the first one starts the task that serves them all.
@@ -440,6 +474,27 @@ impl Engine {
             .iter()
             .find(|e| e.name == name)?
             .status_at(Instant::now(), fresh_only)
+    }
+}
+
+/// A probe status fixed by the registry's state rather than by check results.
+pub(crate) struct Fixed {
+    pub(crate) status: Status,
+    pub(crate) provenance: Provenance,
+    pub(crate) note: &'static str,
+}
+
+impl Fixed {
+    /// `report` with its status fixed: every check labelled with why it did not decide.
+    pub(crate) fn apply(&self, mut report: Report) -> Report {
+        report.status = self.status;
+        report.output = Some(self.note.to_owned());
+        for check in &mut report.checks {
+            if check.provenance != Provenance::Skipped {
+                check.provenance = self.provenance;
+            }
+        }
+        report
     }
 }
 

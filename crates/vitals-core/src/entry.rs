@@ -125,13 +125,34 @@ impl Entry {
         self.report_with(outcome, progress, provenance)
     }
 
-    /// This check's entry in a report of its latest result, read under one lock.
-    pub(crate) fn latest_report(&self, provenance: impl Fn(bool) -> Provenance) -> CheckReport {
-        let (last, progress) = {
+    /// This check's entry in a report of its latest result, read under one lock, with the
+    /// provenance [`Entry::provenance`] gives it: what a reader that runs nothing sees.
+    pub(crate) fn latest_report(&self) -> CheckReport {
+        let (last, progress, running) = {
             let state = self.lock();
-            (state.last.clone(), state.progress.clone())
+            (
+                state.last.clone(),
+                state.progress.clone(),
+                state.flight.is_some(),
+            )
         };
-        self.report_with(last.as_deref(), progress, provenance(last.is_some()))
+        let provenance = self.provenance(last.as_deref(), running);
+        self.report_with(last.as_deref(), progress, provenance)
+    }
+
+    /// Where the latest result `last` comes from, for a reader that starts no run (`running`:
+    /// one is in progress): the one place provenance is decided, so a probe, a subscriber and
+    /// the status page label the same result alike. A result run for the caller itself is
+    /// [`Provenance::Fresh`], decided where the caller waits.
+    pub(crate) fn provenance(&self, last: Option<&Outcome>, running: bool) -> Provenance {
+        match last {
+            _ if self.skipped_by.is_some() => Provenance::Skipped,
+            None => Provenance::Pending,
+            Some(_) if self.interval.is_some() => Provenance::Background,
+            Some(last) if self.is_fresh(last) => Provenance::Cached,
+            Some(_) if running => Provenance::Refreshing,
+            Some(_) => Provenance::Stale,
+        }
     }
 
     fn report_with(

@@ -1,5 +1,6 @@
 //! The registry's public face: reports per probe, the cached fast path, drain and startup.
-//! Every rule lives in the engine ([`crate::engine`]); this module only asks it.
+//! Every rule lives in the engine ([`crate::engine`]), "the status of a probe now" included
+//! (`Engine::probe_status`, `Engine::latest_report`); this module only asks it.
 use std::{
     fmt,
     sync::Arc,
@@ -9,7 +10,7 @@ use std::{
 use tokio::sync::watch;
 
 use crate::{
-    CheckStatus, CheckTiming, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
+    CheckStatus, CheckTiming, Probe, Report, ReportOptions, Scrubber, Status,
     engine::{Demand, Engine, Pending},
     entry::Entry,
     history::{RunRecord, Transition},
@@ -49,8 +50,8 @@ impl Health {
     /// changes what another caller sees.
     pub async fn report(&self, probe: Probe, options: &ReportOptions) -> Report {
         let engine = &self.engine;
-        if let Some(fixed) = self.fixed(probe) {
-            let report = self.fixed_report(probe, options, fixed);
+        if engine.fixed(probe).is_some() {
+            let report = engine.latest_report(probe, options);
             engine.probe_metrics.answered(probe, report.status);
             return self.with_exclusions(report, options);
         }
@@ -92,32 +93,13 @@ impl Health {
         report
     }
 
-    /// The status of `probe` that no check result can change: readiness while draining, and
-    /// startup once latched.
-    fn fixed(&self, probe: Probe) -> Option<Fixed> {
-        match probe {
-            Probe::Readiness if self.is_draining() => Some(Fixed {
-                status: Status::Fail,
-                provenance: Provenance::Draining,
-                note: "draining: the service is shutting down",
-            }),
-            Probe::Startup if self.is_started() => Some(Fixed {
-                status: Status::Pass,
-                provenance: Provenance::Latched,
-                note: "startup complete; checks are no longer run for this probe",
-            }),
-            _ => None,
-        }
-    }
-
     /// The status of `probe` from the latest results, running nothing and waiting for nothing:
     /// what a watcher is told after each change ([`Health::subscribe`]). On demand, results
     /// are as fresh as the last probe made them.
     pub fn latest_status(&self, probe: Probe) -> Status {
-        if let Some(fixed) = self.fixed(probe) {
-            return fixed.status;
-        }
-        self.engine.latest_status(probe)
+        self.engine
+            .probe_status(probe, false)
+            .expect("without freshness required, every check has a status")
     }
 
     /// The overall status of `probe` when it can be answered without running any check — every
@@ -129,13 +111,9 @@ impl Health {
     /// says `None`. Like a report, it counts as an answered probe in the metrics.
     pub fn cached_status(&self, probe: Probe) -> Option<Status> {
         let engine = &self.engine;
-        if let Some(fixed) = self.fixed(probe) {
-            engine.probe_metrics.answered(probe, fixed.status);
-            return Some(fixed.status);
-        }
-        let worst = engine.worst_status(probe, true)?;
-        engine.probe_metrics.answered(probe, worst);
-        Some(worst)
+        let status = engine.probe_status(probe, true)?;
+        engine.probe_metrics.answered(probe, status);
+        Some(status)
     }
 
     /// The status of the check called `name` when it can be answered without running it —
@@ -180,28 +158,7 @@ impl Health {
     /// answer but for a run it would start, so readiness fails while draining and startup
     /// passes once latched, as [`Health::report`] says. For status pages and badges.
     pub fn latest(&self, probe: Probe) -> Report {
-        let options = ReportOptions::new();
-        match self.fixed(probe) {
-            Some(fixed) => self.fixed_report(probe, &options, fixed),
-            None => self.read(probe, &options, Provenance::Cached),
-        }
-    }
-
-    /// The report of a probe whose status no check result can change (draining, latched).
-    fn fixed_report(&self, probe: Probe, options: &ReportOptions, fixed: Fixed) -> Report {
-        let mut report = self.read(probe, options, fixed.provenance);
-        report.status = fixed.status;
-        report.output = Some(fixed.note.to_owned());
-        report
-    }
-
-    fn read(&self, probe: Probe, options: &ReportOptions, provenance: Provenance) -> Report {
-        let engine = &self.engine;
-        let checks = engine
-            .selected(probe, options)
-            .map(|index| engine.entries[index].latest_report(|_| provenance))
-            .collect();
-        Report::from_checks(probe, checks)
+        self.engine.latest_report(probe, &ReportOptions::new())
     }
 
     /// Readiness fails from now on, at once and without running checks, so load balancers
@@ -279,13 +236,6 @@ impl Health {
     pub fn scrubber(&self) -> &Scrubber {
         &self.engine.scrubber
     }
-}
-
-/// A probe status fixed by the registry's state rather than by check results.
-struct Fixed {
-    status: Status,
-    provenance: Provenance,
-    note: &'static str,
 }
 
 /// One check's history and status now ([`Health::history`]).

@@ -11,6 +11,7 @@
 //! | `vitals_healthcheck_attempts_total` | counter | `name`, `component`, `critical` | attempts | attempts made; above the runs total, retries happened |
 //! | `vitals_healthcheck_result_age_seconds` | gauge | `name`, `component`, `critical` | seconds | age of the result being served, as of the last run or [`Health::record_result_ages`](crate::Health::record_result_ages) |
 //! | `vitals_probe_requests_total` | counter | `probe`, `status` | requests | probe answers (`readyz`, `livez`, `startupz`, `healthz`) by status (`pass`, `warn`, `fail`) |
+//! | `vitals_probe_status` | gauge | `probe` | | what the probe answers now, 2 pass, 1 warn, 0 fail: the drain and the startup latch included, set after every run |
 //!
 //! Handles are registered when the registry is built: install the recorder first. A probe
 //! answer then costs one atomic increment and no allocation.
@@ -32,18 +33,23 @@ pub mod names {
     pub const CHECK_RESULT_AGE: &str = "vitals_healthcheck_result_age_seconds";
     /// Counter: probe answers by probe and status.
     pub const PROBE_REQUESTS: &str = "vitals_probe_requests_total";
+    /// Gauge: what the probe answers now, 2 pass, 1 warn, 0 fail.
+    pub const PROBE_STATUS: &str = "vitals_probe_status";
 }
 
-const PROBES: [Probe; 4] = [
-    Probe::Startup,
-    Probe::Liveness,
-    Probe::Readiness,
-    Probe::All,
-];
 const STATUSES: [Status; 3] = [Status::Pass, Status::Warn, Status::Fail];
 
 fn probe_index(probe: Probe) -> usize {
-    PROBES.iter().position(|p| *p == probe).unwrap_or(0)
+    Probe::EVERY.iter().position(|p| *p == probe).unwrap_or(0)
+}
+
+/// A status as a gauge's value: 2 pass, 1 warn, 0 fail.
+fn gauge_value(status: Status) -> f64 {
+    match status {
+        Status::Pass => 2.0,
+        Status::Warn => 1.0,
+        Status::Fail => 0.0,
+    }
 }
 
 fn status_index(status: Status) -> usize {
@@ -85,11 +91,7 @@ impl CheckMetrics {
         let Some(status) = status.overall() else {
             return;
         };
-        self.status.set(match status {
-            Status::Pass => 2.0,
-            Status::Warn => 1.0,
-            Status::Fail => 0.0,
-        });
+        self.status.set(gauge_value(status));
         self.runs[status_index(status)].increment(1);
         self.duration.record(duration.as_secs_f64());
         self.attempts.increment(u64::from(attempts));
@@ -102,15 +104,18 @@ impl CheckMetrics {
     }
 }
 
-/// The handles of the probe answer counters.
+/// The handles of the probe answer counters and status gauges.
 pub(crate) struct ProbeMetrics {
     answers: [[::metrics::Counter; 3]; 4],
+    status: [::metrics::Gauge; 4],
 }
 
 impl ProbeMetrics {
     pub(crate) fn new() -> Self {
         ProbeMetrics {
-            answers: PROBES.map(|probe| {
+            status: Probe::EVERY
+                .map(|probe| ::metrics::gauge!(names::PROBE_STATUS, "probe" => probe.name())),
+            answers: Probe::EVERY.map(|probe| {
                 STATUSES.map(|status| {
                     ::metrics::counter!(
                         names::PROBE_REQUESTS,
@@ -125,5 +130,10 @@ impl ProbeMetrics {
     /// `probe` was answered with `status`.
     pub(crate) fn answered(&self, probe: Probe, status: Status) {
         self.answers[probe_index(probe)][status_index(status)].increment(1);
+    }
+
+    /// `probe` answers `status` now.
+    pub(crate) fn status(&self, probe: Probe, status: Status) {
+        self.status[probe_index(probe)].set(gauge_value(status));
     }
 }

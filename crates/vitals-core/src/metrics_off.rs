@@ -23,4 +23,6 @@ impl ProbeMetrics {
     }
 
     pub(crate) fn answered(&self, _probe: Probe, _status: Status) {}
+
+    pub(crate) fn status(&self, _probe: Probe, _status: Status) {}
 }

@@ -35,6 +35,26 @@ impl Status {
     pub fn is_serving(self) -> bool {
         self != Status::Fail
     }
+
+    /// The status fold, the one rule every probe answer uses: the worst of the checks'
+    /// statuses, skipped ones left out (they count against nothing), `Pass` for none.
+    pub fn worst_of(statuses: impl IntoIterator<Item = CheckStatus>) -> Status {
+        statuses
+            .into_iter()
+            .filter_map(CheckStatus::overall)
+            .max()
+            .unwrap_or(Status::Pass)
+    }
+}
+
+impl From<Status> for CheckStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Pass => CheckStatus::Pass,
+            Status::Warn => CheckStatus::Warn,
+            Status::Fail => CheckStatus::Fail,
+        }
+    }
 }
 
 impl fmt::Display for Status {
@@ -104,6 +124,9 @@ pub enum Provenance {
     /// The latest result, served while a new run is in progress (stale-while-revalidate):
     /// the caller did not wait for the run to end. See the report's `age` and `progress`.
     Refreshing,
+    /// The latest result of an on-demand check, older than its TTL, read by something that
+    /// starts no run (the status page, a subscriber): the next probe runs the check.
+    Stale,
     /// No result yet (a run may be in progress: see `progress`).
     Pending,
     /// Not run: skipped by configuration.
@@ -205,11 +228,7 @@ pub struct Report {
 impl Report {
     /// Builds a report whose status is the worst of `checks`.
     pub fn from_checks(probe: Probe, checks: Vec<CheckReport>) -> Self {
-        let status = checks
-            .iter()
-            .filter_map(|c| c.status.overall())
-            .max()
-            .unwrap_or(Status::Pass);
+        let status = Status::worst_of(checks.iter().map(|c| c.status));
         Report {
             status,
             probe,

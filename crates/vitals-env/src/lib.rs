@@ -6,19 +6,24 @@
 //! [`EnvError`] per invalid variable, each naming the variable, quoting its value (credentials
 //! scrubbed) and saying what is accepted. [`EnvConfig::health_builder`] registers the checks it configures:
 //!
-//! | check | added by | component | critical |
-//! |---|---|---|---|
-//! | `mongo` | `MONGO_URI` | `mongo` | yes |
-//! | `redis` | `REDIS_URI` | `redis` | no, by default (`NON_CRITICAL_HEALTH_CHECKS`) |
-//! | `storage` | any `*_STORAGE_BUCKET` | `storage` | yes |
-//! | `custom_code` | `CUSTOM_CODE_RUNNER_URI` | `custom_code` | yes |
-//! | `database` | `DATABASE_URL` | `database` | yes |
-//! | `amqp` | `AMQP_URL` | `amqp` | yes |
-//! | `nats` | `NATS_URL` | `nats` | yes |
-//! | `certificate:host:port` | each of `TLS_CERTIFICATE_ENDPOINTS` | `certificate` | yes |
-//! | `disk` | `DISK_SPACE_PATH` | `disk` | yes |
+//! | check | added by | component | critical | feature |
+//! |---|---|---|---|---|
+//! | `mongo` | `MONGO_URI` | `mongo` | yes | `mongodb` |
+//! | `redis` | `REDIS_URI` | `redis` | no, by default (`NON_CRITICAL_HEALTH_CHECKS`) | `redis` |
+//! | `storage` | any `*_STORAGE_BUCKET` | `storage` | yes | `s3` |
+//! | `custom_code` | `CUSTOM_CODE_RUNNER_URI` | `custom_code` | yes | `http` |
+//! | `database` | `DATABASE_URL` | `database` | yes | `sql` |
+//! | `amqp` | `AMQP_URL` | `amqp` | yes | `amqp` |
+//! | `nats` | `NATS_URL` | `nats` | yes | `nats` |
+//! | `certificate:host:port` | each of `TLS_CERTIFICATE_ENDPOINTS` | `certificate` | yes | `certificate` |
+//! | `disk` | `DISK_SPACE_PATH` | `disk` | yes | `disk` |
+//!
+//! **Features**: one per backend (the table's last column; `full` for all), none by default,
+//! so a service compiles only the drivers of the checks it runs. A backend's variable set in a
+//! build without its feature is refused at startup, naming the feature ([`variables::Feature`]).
 //!
 //! ```
+//! # #[cfg(feature = "redis")] {
 //! use vitals_env::EnvConfig;
 //!
 //! let env = [("HEALTH_CHECK_RETRIES", "5"), ("REDIS_URI", "redis://:secret@cache:6379")];
@@ -31,6 +36,7 @@
 //!     .unwrap_err();
 //! assert_eq!(err.first().variable(), "SKIP_HEALTH_CHECKS");
 //! assert!(err.to_string().contains("mongo, redis, storage, custom_code"));
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -60,6 +66,25 @@ pub const TMP_EXPIRATION_DAYS: i32 = 7;
 
 /// The method the static bucket's CORS rule must allow (the guide's browser downloads).
 pub const STATIC_CORS_METHOD: &str = "GET";
+
+/// The route the deployment guide probes, beside the probes' own paths, and the probe it
+/// answers: every check. `vitals-server` serves it; `vitals-lint` accepts a probe of it.
+pub const GUIDE_ROUTE: (&str, vitals_core::Probe) = ("/", vitals_core::Probe::All);
+
+/// After `SHUTDOWN_DELAY_MS`, how long in-flight requests may take to finish: a pod's
+/// `terminationGracePeriodSeconds` must hold both. `vitals-server` drains for this long;
+/// `vitals-lint` checks the grace period against it.
+pub const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
+
+/// A boolean as every boolean variable spells it: `true`/`false`, `1`/`0`, `yes`/`no`,
+/// `on`/`off`, any case, surrounding whitespace tolerated; `None` for anything else.
+pub fn boolean(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
 
 /// Unset variables read their default from [`VARIABLES`], through the same parser: the
 /// documented default is the only one.
@@ -189,6 +214,7 @@ impl EnvConfig {
     /// One reading, stopping at the first invalid value.
     fn read(lookup: impl FnMut(&str) -> Option<String>) -> Result<EnvConfig, EnvError> {
         let mut env = Reader::new(lookup);
+        refuse_left_out(VARIABLES, &mut env)?;
         let port = env
             .whole_number(&var::PORT, 0..=u16::MAX.into(), "a port number")?
             .map(|p| u16::try_from(p).expect("at most u16::MAX"))
@@ -312,6 +338,31 @@ impl EnvConfig {
     }
 }
 
+/// A variable of a backend this build leaves out is refused when set: it would otherwise do
+/// nothing, and a check the deployment asked for would silently be missing.
+fn refuse_left_out<L: FnMut(&str) -> Option<String>>(
+    variables: &[Variable],
+    env: &mut Reader<L>,
+) -> Result<(), EnvError> {
+    for variable in variables {
+        let Some(feature) = variable.feature.filter(|f| !f.enabled) else {
+            continue;
+        };
+        if let Some(raw) = env.raw(variable) {
+            return Err(EnvError::new(
+                variable.name,
+                vitals_core::scrub(&raw),
+                format!(
+                    "it unset: this build of vitals-env leaves out the `{}` feature, which reads \
+                     it (add the feature to vitals-env in Cargo.toml)",
+                    feature.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The most streams of one kind a variable may allow.
 const MAX_STREAMS: u64 = 1_000_000;
 
@@ -398,12 +449,43 @@ fn backoff<L: FnMut(&str) -> Option<String>>(env: &mut Reader<L>) -> Result<Back
         })
 }
 
-/// The checks the variables configure, in the order the guide lists the backends.
+/// The checks the variables configure, in the order the guide lists the backends; each
+/// backend's only in a build with its feature (a variable of a backend left out is refused
+/// before this, in [`EnvConfig::read`]).
 fn checks<L: FnMut(&str) -> Option<String>>(
     env: &mut Reader<L>,
 ) -> Result<Vec<Arc<dyn Check>>, EnvError> {
+    #[allow(unused_mut, reason = "a build without any backend adds nothing")]
     let mut checks: Vec<Arc<dyn Check>> = Vec::new();
+    #[cfg(feature = "mongodb")]
+    mongo(env, &mut checks)?;
+    #[cfg(feature = "s3")]
+    storage(env, &mut checks)?;
+    #[cfg(feature = "http")]
+    custom_code(env, &mut checks)?;
+    #[cfg(feature = "redis")]
+    redis(env, &mut checks)?;
+    #[cfg(feature = "sql")]
+    database(env, &mut checks)?;
+    #[cfg(feature = "amqp")]
+    amqp(env, &mut checks)?;
+    #[cfg(feature = "nats")]
+    nats(env, &mut checks)?;
+    #[cfg(feature = "certificate")]
+    certificates(env, &mut checks)?;
+    #[cfg(feature = "disk")]
+    disk(env, &mut checks)?;
+    // Without any backend, the reader goes unused.
+    let _ = env;
+    Ok(checks)
+}
 
+/// `mongo`: `MONGO_URI` and its options.
+#[cfg(feature = "mongodb")]
+fn mongo<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let selection = env.millis(&var::MONGO_SERVER_SELECTION_TIMEOUT, 1)?;
     let documentdb = env
         .parsed(
@@ -429,6 +511,15 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(mongo.map(|c| Arc::new(c) as Arc<dyn Check>));
 
+    Ok(())
+}
+
+/// `storage`: the buckets and their options.
+#[cfg(feature = "s3")]
+fn storage<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let buckets: Vec<(&Variable, String)> =
         [var::TMP_BUCKET, var::CONNECTORS_BUCKET, var::STATIC_BUCKET]
             .iter()
@@ -440,44 +531,54 @@ fn checks<L: FnMut(&str) -> Option<String>>(
         .iter()
         .filter_map(|name| env.raw_named(name))
         .collect();
-    if !buckets.is_empty() {
-        let mut builder =
-            vitals_s3::BucketCheck::builder(buckets.iter().map(|(_, b)| b.trim().to_owned()));
-        if let Some(path_style) = path_style {
-            builder = builder.force_path_style(path_style);
-        }
-        for secret in aws_secrets {
-            builder = builder.secret(secret);
-        }
-        if deep {
-            for (variable, bucket) in &buckets {
-                if variable.name == var::TMP_BUCKET.name {
-                    builder = builder.expect_expiration_after(bucket.trim(), TMP_EXPIRATION_DAYS);
-                } else if variable.name == var::STATIC_BUCKET.name {
-                    builder = builder.expect_cors_get(bucket.trim());
-                }
+    if buckets.is_empty() {
+        return Ok(());
+    }
+    let mut builder =
+        vitals_s3::BucketCheck::builder(buckets.iter().map(|(_, b)| b.trim().to_owned()));
+    if let Some(path_style) = path_style {
+        builder = builder.force_path_style(path_style);
+    }
+    for secret in aws_secrets {
+        builder = builder.secret(secret);
+    }
+    if deep {
+        for (variable, bucket) in &buckets {
+            if variable.name == var::TMP_BUCKET.name {
+                builder = builder.expect_expiration_after(bucket.trim(), TMP_EXPIRATION_DAYS);
+            } else if variable.name == var::STATIC_BUCKET.name {
+                builder = builder.expect_cors_get(bucket.trim());
             }
         }
-        // vitals-s3's builder runs the naming rule; only when it refuses is the rule asked
-        // again, bucket by bucket, which variable to blame (no parsing of its message).
-        let check = builder.build().map_err(|e| {
-            buckets
-                .iter()
-                .find_map(|(variable, raw)| {
-                    let why = vitals_s3::check_bucket_name(raw.trim()).err()?;
-                    Some(EnvError::new(
-                        variable.name,
-                        raw.clone(),
-                        format!("an S3 bucket name: {why}"),
-                    ))
-                })
-                .unwrap_or_else(|| {
-                    EnvError::new(buckets[0].0.name, buckets[0].1.clone(), e.to_string())
-                })
-        })?;
-        checks.push(Arc::new(check));
     }
+    // vitals-s3's builder runs the naming rule; only when it refuses is the rule asked
+    // again, bucket by bucket, which variable to blame (no parsing of its message).
+    let check = builder.build().map_err(|e| {
+        buckets
+            .iter()
+            .find_map(|(variable, raw)| {
+                let why = vitals_s3::check_bucket_name(raw.trim()).err()?;
+                Some(EnvError::new(
+                    variable.name,
+                    raw.clone(),
+                    format!("an S3 bucket name: {why}"),
+                ))
+            })
+            .unwrap_or_else(|| {
+                EnvError::new(buckets[0].0.name, buckets[0].1.clone(), e.to_string())
+            })
+    })?;
+    checks.push(Arc::new(check));
 
+    Ok(())
+}
+
+/// `custom_code`: `CUSTOM_CODE_RUNNER_URI`.
+#[cfg(feature = "http")]
+fn custom_code<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let runner = env.built(&var::CUSTOM_CODE_RUNNER_URI, "an http(s) URL", |url| {
         vitals_http::HttpCheck::builder(url)
             .name("custom_code")
@@ -486,6 +587,15 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(runner.map(|c| Arc::new(c) as Arc<dyn Check>));
 
+    Ok(())
+}
+
+/// `redis`: `REDIS_URI` and its options.
+#[cfg(feature = "redis")]
+fn redis<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let connect = env.millis(&var::REDIS_CONNECT_TIMEOUT, 1)?;
     let command = env.millis(&var::REDIS_COMMAND_TIMEOUT, 1)?;
     let insecure = env
@@ -503,12 +613,12 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(redis.map(|c| Arc::new(c) as Arc<dyn Check>));
 
-    own_checks(env, &mut checks)?;
-    Ok(checks)
+    Ok(())
 }
 
-/// The checks of vitals' own variables (beyond the guide's backends).
-fn own_checks<L: FnMut(&str) -> Option<String>>(
+/// `database`: `DATABASE_URL`.
+#[cfg(feature = "sql")]
+fn database<L: FnMut(&str) -> Option<String>>(
     env: &mut Reader<L>,
     checks: &mut Vec<Arc<dyn Check>>,
 ) -> Result<(), EnvError> {
@@ -517,6 +627,15 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(database.map(|c| Arc::new(c) as Arc<dyn Check>));
 
+    Ok(())
+}
+
+/// `amqp`: `AMQP_URL` and its queue.
+#[cfg(feature = "amqp")]
+fn amqp<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let queue = env.parsed(&var::AMQP_QUEUE, "a queue name", |raw| {
         (!raw.is_empty()).then(|| raw.to_owned())
     })?;
@@ -529,6 +648,15 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(amqp.map(|c| Arc::new(c) as Arc<dyn Check>));
 
+    Ok(())
+}
+
+/// `nats`: `NATS_URL` and JetStream.
+#[cfg(feature = "nats")]
+fn nats<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let jetstream = env.boolean(&var::NATS_JETSTREAM)?.expect(DEFAULTED);
     let nats = env.built(&var::NATS_URL, "a NATS URL", |url| {
         vitals_nats::NatsCheck::builder(url)
@@ -537,6 +665,15 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(nats.map(|c| Arc::new(c) as Arc<dyn Check>));
 
+    Ok(())
+}
+
+/// `certificate:host:port`: each of `TLS_CERTIFICATE_ENDPOINTS`.
+#[cfg(feature = "certificate")]
+fn certificates<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let warn_days = env
         .whole_number(
             &var::TLS_CERTIFICATE_WARN_DAYS,
@@ -571,6 +708,15 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
         checks.push(Arc::new(check));
     }
 
+    Ok(())
+}
+
+/// `disk`: `DISK_SPACE_PATH` and its threshold.
+#[cfg(feature = "disk")]
+fn disk<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
     let threshold = env
         .whole_number(
             &var::DISK_SPACE_THRESHOLD,
@@ -589,4 +735,31 @@ fn own_checks<L: FnMut(&str) -> Option<String>>(
     })?;
     checks.extend(disk.map(|c| Arc::new(c) as Arc<dyn Check>));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_of_a_left_out_backend_is_refused_in_words() {
+        let left_out = Variable {
+            feature: Some(variables::Feature {
+                name: "mongodb",
+                enabled: false,
+            }),
+            ..var::MONGO_URI
+        };
+        let set =
+            |name: &str| (name == "MONGO_URI").then(|| "mongodb://app:hunter2@db:27017".to_owned());
+        let error = refuse_left_out(&[left_out], &mut Reader::new(set)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "MONGO_URI=\"mongodb://app:***@db:27017\" is invalid: expected it unset: this build \
+             of vitals-env leaves out the `mongodb` feature, which reads it (add the feature to \
+             vitals-env in Cargo.toml)"
+        );
+        // Unset, it is no error.
+        assert!(refuse_left_out(&[left_out], &mut Reader::new(|_: &str| None)).is_ok());
+    }
 }

@@ -97,10 +97,9 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
         let Some(raw) = self.value_or_default(variable) else {
             return Ok(None);
         };
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(Some(true)),
-            "false" | "0" | "no" | "off" => Ok(Some(false)),
-            _ => Err(EnvError::new(
+        match crate::boolean(&raw) {
+            Some(value) => Ok(Some(value)),
+            None => Err(EnvError::new(
                 variable.name,
                 raw,
                 "true or false (also 1/0, yes/no, on/off)",
@@ -165,6 +164,7 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
 
     /// A check's URL or name: trimmed, handed to `build`, whose error becomes one naming the
     /// variable (its value scrubbed of credentials).
+    #[allow(dead_code, reason = "a build without any backend builds no check")]
     pub(crate) fn built<T, E: std::fmt::Display>(
         &mut self,
         variable: &Variable,

@@ -15,7 +15,46 @@ pub struct Variable {
     pub from_guide: bool,
     /// What it does and accepts, in one line.
     pub meaning: &'static str,
+    /// The cargo feature of vitals-env that reads it (`None`: every build does). Set in a
+    /// build without that feature, it is an error, never ignored.
+    pub feature: Option<Feature>,
 }
+
+/// A cargo feature of vitals-env: one per backend, so a service compiles only the drivers of
+/// the checks it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Feature {
+    /// The feature's name in Cargo.toml.
+    pub name: &'static str,
+    /// Whether this build has it.
+    pub enabled: bool,
+}
+
+/// The backend features, each a constant whose `enabled` is this build's.
+macro_rules! features {
+    ($($constant:ident = $name:literal, $doc:literal;)*) => {
+        $(
+            #[doc = concat!("`", $name, "`: ", $doc)]
+            pub const $constant: Feature = Feature { name: $name, enabled: cfg!(feature = $name) };
+        )*
+    };
+}
+
+features! {
+    MONGODB = "mongodb", "the `mongo` check (vitals-mongodb).";
+    REDIS = "redis", "the `redis` check (vitals-redis).";
+    S3 = "s3", "the `storage` check (vitals-s3 and the AWS SDK).";
+    HTTP = "http", "the `custom_code` check (vitals-http).";
+    SQL = "sql", "the `database` check (vitals-sql, PostgreSQL and MySQL).";
+    AMQP = "amqp", "the `amqp` check (vitals-amqp).";
+    NATS = "nats", "the `nats` check (vitals-nats).";
+    CERTIFICATE = "certificate", "the `certificate:host:port` checks (vitals-net).";
+    DISK = "disk", "the `disk` check (vitals-system).";
+}
+
+/// Every backend feature, in the order the guide lists the backends.
+pub const FEATURES: [Feature; 9] = [MONGODB, S3, HTTP, REDIS, SQL, AMQP, NATS, CERTIFICATE, DISK];
 
 /// A variable's default: text, or a library constant shown as the variable spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +68,14 @@ pub enum DefaultValue {
     Count(u32),
     /// A duration owned by a library crate, spelled in whole milliseconds.
     Millis(Duration),
+}
+
+impl Variable {
+    /// The variable, read only by builds with `feature`.
+    const fn needs(mut self, feature: Feature) -> Variable {
+        self.feature = Some(feature);
+        self
+    }
 }
 
 impl DefaultValue {
@@ -50,12 +97,36 @@ impl fmt::Display for DefaultValue {
     }
 }
 
+// A default a backend's crate owns is read from it in a build with that backend; a build
+// without it refuses the variable, so no default is needed there.
+#[cfg(feature = "mongodb")]
+const MONGO_SERVER_SELECTION_DEFAULT: DefaultValue =
+    DefaultValue::Millis(vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT);
+#[cfg(not(feature = "mongodb"))]
+const MONGO_SERVER_SELECTION_DEFAULT: DefaultValue = DefaultValue::None;
+#[cfg(feature = "redis")]
+const REDIS_CONNECT_DEFAULT: DefaultValue =
+    DefaultValue::Millis(vitals_redis::DEFAULT_CONNECT_TIMEOUT);
+#[cfg(not(feature = "redis"))]
+const REDIS_CONNECT_DEFAULT: DefaultValue = DefaultValue::None;
+#[cfg(feature = "redis")]
+const REDIS_COMMAND_DEFAULT: DefaultValue =
+    DefaultValue::Millis(vitals_redis::DEFAULT_COMMAND_TIMEOUT);
+#[cfg(not(feature = "redis"))]
+const REDIS_COMMAND_DEFAULT: DefaultValue = DefaultValue::None;
+#[cfg(feature = "certificate")]
+const CERTIFICATE_WARN_DAYS_DEFAULT: DefaultValue =
+    DefaultValue::Count(vitals_net::DEFAULT_WARN_DAYS);
+#[cfg(not(feature = "certificate"))]
+const CERTIFICATE_WARN_DAYS_DEFAULT: DefaultValue = DefaultValue::None;
+
 const fn guide(name: &'static str, default: DefaultValue, meaning: &'static str) -> Variable {
     Variable {
         name,
         default,
         from_guide: true,
         meaning,
+        feature: None,
     }
 }
 
@@ -65,6 +136,7 @@ const fn own(name: &'static str, default: DefaultValue, meaning: &'static str) -
         default,
         from_guide: false,
         meaning,
+        feature: None,
     }
 }
 
@@ -103,136 +175,162 @@ pub const MONGO_URI: Variable = guide(
     "MONGO_URI",
     DefaultValue::None,
     "`mongodb://` or `mongodb+srv://` connection string: adds the `mongo` check",
-);
+)
+.needs(MONGODB);
 /// `MONGO_SERVER_SELECTION_TIMEOUT_MS`.
 pub const MONGO_SERVER_SELECTION_TIMEOUT: Variable = guide(
     "MONGO_SERVER_SELECTION_TIMEOUT_MS",
-    DefaultValue::Millis(vitals_mongodb::DEFAULT_SERVER_SELECTION_TIMEOUT),
+    MONGO_SERVER_SELECTION_DEFAULT,
     "the driver's server selection timeout in ms",
-);
+)
+.needs(MONGODB);
 /// `MONGO_DOCUMENTDB`.
 pub const MONGO_DOCUMENTDB: Variable = own(
     "MONGO_DOCUMENTDB",
     DefaultValue::Text("auto"),
     "whether `MONGO_URI` is Amazon DocumentDB (probed with `hello`, warns with the guide's caveat): `auto` (by host name), `true` or `false`",
-);
+)
+.needs(MONGODB);
 /// `REDIS_URI`.
 pub const REDIS_URI: Variable = guide(
     "REDIS_URI",
     DefaultValue::None,
     "`redis://`, `rediss://` (TLS) or `redis-cluster://` URL: adds the `redis` check",
-);
+)
+.needs(REDIS);
 /// `REDIS_CONNECT_TIMEOUT_MS`.
 pub const REDIS_CONNECT_TIMEOUT: Variable = guide(
     "REDIS_CONNECT_TIMEOUT_MS",
-    DefaultValue::Millis(vitals_redis::DEFAULT_CONNECT_TIMEOUT),
+    REDIS_CONNECT_DEFAULT,
     "Redis connect timeout in ms (TCP, TLS, AUTH)",
-);
+)
+.needs(REDIS);
 /// `REDIS_COMMAND_TIMEOUT_MS`.
 pub const REDIS_COMMAND_TIMEOUT: Variable = own(
     "REDIS_COMMAND_TIMEOUT_MS",
-    DefaultValue::Millis(vitals_redis::DEFAULT_COMMAND_TIMEOUT),
+    REDIS_COMMAND_DEFAULT,
     "bound of the check's Redis commands in ms, apart from connecting",
-);
+)
+.needs(REDIS);
 /// `REDIS_DISABLE_TLS_VERIFICATION`.
 pub const REDIS_DISABLE_TLS_VERIFICATION: Variable = guide(
     "REDIS_DISABLE_TLS_VERIFICATION",
     DefaultValue::Text("false"),
     "`true` accepts any certificate (ElastiCache's self-signed ones); logs a warning",
-);
+)
+.needs(REDIS);
 /// `TMP_STORAGE_BUCKET`.
 pub const TMP_BUCKET: Variable = guide(
     "TMP_STORAGE_BUCKET",
     DefaultValue::None,
     "S3 bucket for temporary files (7-day expiration): adds the `storage` check",
-);
+)
+.needs(S3);
 /// `CONNECTORS_STORAGE_BUCKET`.
 pub const CONNECTORS_BUCKET: Variable = guide(
     "CONNECTORS_STORAGE_BUCKET",
     DefaultValue::None,
     "S3 bucket for connectors: adds the `storage` check",
-);
+)
+.needs(S3);
 /// `STATIC_STORAGE_BUCKET`.
 pub const STATIC_BUCKET: Variable = guide(
     "STATIC_STORAGE_BUCKET",
     DefaultValue::None,
     "S3 bucket for static files (CORS for GET): adds the `storage` check",
-);
+)
+.needs(S3);
 /// `STORAGE_DEEP_CHECK`.
 pub const STORAGE_DEEP_CHECK: Variable = own(
     "STORAGE_DEEP_CHECK",
     DefaultValue::Text("false"),
     "`true` also checks the tmp bucket's 7-day expiration rule and the static bucket's GET CORS rule (drift warns)",
-);
+)
+.needs(S3);
 /// `S3_FORCE_PATH_STYLE`.
 pub const S3_FORCE_PATH_STYLE: Variable = own(
     "S3_FORCE_PATH_STYLE",
     DefaultValue::None,
     "path-style S3 addressing; unset, it is used exactly when `AWS_ENDPOINT_URL` is set",
-);
+)
+.needs(S3);
 /// `CUSTOM_CODE_RUNNER_URI`.
 pub const CUSTOM_CODE_RUNNER_URI: Variable = guide(
     "CUSTOM_CODE_RUNNER_URI",
     DefaultValue::None,
     "the custom-code runner's `http(s)://` URL: adds the `custom_code` check",
-);
+)
+.needs(HTTP);
 /// `DATABASE_URL`.
 pub const DATABASE_URL: Variable = own(
     "DATABASE_URL",
     DefaultValue::None,
     "`postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL, as sqlx reads it (TLS by its `sslmode`/`ssl-mode` and CA parameters): adds the `database` check",
-);
+)
+.needs(SQL);
 /// `AMQP_URL`.
 pub const AMQP_URL: Variable = own(
     "AMQP_URL",
     DefaultValue::None,
     "RabbitMQ (AMQP 0-9-1) `amqp://` or `amqps://` URL: adds the `amqp` check (connection and channel open)",
-);
+)
+.needs(AMQP);
 /// `AMQP_QUEUE`.
 pub const AMQP_QUEUE: Variable = own(
     "AMQP_QUEUE",
     DefaultValue::None,
     "a queue the `amqp` check declares passively: it fails when the queue does not exist",
-);
+)
+.needs(AMQP);
 /// `NATS_URL`.
 pub const NATS_URL: Variable = own(
     "NATS_URL",
     DefaultValue::None,
     "`nats://` or `tls://` URL, as the nats CLI reads it: adds the `nats` check (a round trip through the server)",
-);
+)
+.needs(NATS);
 /// `NATS_JETSTREAM`.
 pub const NATS_JETSTREAM: Variable = own(
     "NATS_JETSTREAM",
     DefaultValue::Text("false"),
     "`true` also checks that JetStream answers for the account",
-);
+)
+.needs(NATS);
 /// `TLS_CERTIFICATE_ENDPOINTS`.
 pub const TLS_CERTIFICATE_ENDPOINTS: Variable = own(
     "TLS_CERTIFICATE_ENDPOINTS",
     DefaultValue::None,
     "comma list of `host[:port]` (443 by default) whose certificates to watch: adds a `certificate:host:port` check each (component `certificate`)",
-);
+)
+.needs(CERTIFICATE);
 /// `TLS_CERTIFICATE_WARN_DAYS`.
 pub const TLS_CERTIFICATE_WARN_DAYS: Variable = own(
     "TLS_CERTIFICATE_WARN_DAYS",
-    DefaultValue::Count(vitals_net::DEFAULT_WARN_DAYS),
+    CERTIFICATE_WARN_DAYS_DEFAULT,
     "warn this many days before a watched certificate expires (expired, wrong name or untrusted fails)",
-);
+)
+.needs(CERTIFICATE);
 /// `DISK_SPACE_PATH`.
 pub const DISK_SPACE_PATH: Variable = own(
     "DISK_SPACE_PATH",
     DefaultValue::None,
     "a path whose file system's free space to watch: adds the `disk` check",
-);
+)
+.needs(DISK);
 /// `DISK_SPACE_THRESHOLD_MB`.
 pub const DISK_SPACE_THRESHOLD: Variable = own(
     "DISK_SPACE_THRESHOLD_MB",
-    DefaultValue::Count(DISK_SPACE_THRESHOLD_MIB),
+    DISK_SPACE_THRESHOLD_DEFAULT,
     "the `disk` check warns below this many MiB free (Spring Boot's diskSpace threshold)",
-);
+)
+.needs(DISK);
 
 /// vitals-system's default threshold, in the MiB the variable counts.
-const DISK_SPACE_THRESHOLD_MIB: u32 = (vitals_system::DEFAULT_THRESHOLD / (1024 * 1024)) as u32;
+#[cfg(feature = "disk")]
+const DISK_SPACE_THRESHOLD_DEFAULT: DefaultValue =
+    DefaultValue::Count((vitals_system::DEFAULT_THRESHOLD / (1024 * 1024)) as u32);
+#[cfg(not(feature = "disk"))]
+const DISK_SPACE_THRESHOLD_DEFAULT: DefaultValue = DefaultValue::None;
 
 /// `PORT`.
 pub const PORT: Variable = guide(

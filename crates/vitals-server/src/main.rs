@@ -42,10 +42,6 @@ use vitals_tonic::GrpcHealth;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// After the shutdown delay, how long in-flight requests may take to finish. A pod's
-/// `terminationGracePeriodSeconds` must hold `SHUTDOWN_DELAY_MS` and this.
-pub(crate) const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(30);
-
 /// `--help`: what the server does and every variable it reads, from vitals-env's table.
 fn help() -> String {
     let mut out = String::from(
@@ -165,7 +161,7 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|failed| ListenError::new(failed.address, failed.error).exit());
     tracing::info!(
         shutdown_delay_ms = config.shutdown_delay.as_millis() as u64,
-        drain_ms = IN_FLIGHT_DRAIN.as_millis() as u64,
+        drain_ms = vitals_env::IN_FLIGHT_DRAIN.as_millis() as u64,
         "on SIGTERM: readiness fails for shutdown_delay_ms, then in-flight requests get up to drain_ms"
     );
 
@@ -176,7 +172,7 @@ async fn main() -> ExitCode {
     let served = vitals_serve::serve(listener, app)
         .limits(config.serve.clone())
         .with_graceful_shutdown(shutdown_signal(health, config.shutdown_delay))
-        .drain(IN_FLIGHT_DRAIN)
+        .drain(vitals_env::IN_FLIGHT_DRAIN)
         .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,9 +5,6 @@ use vitals_core::Health;
 use vitals_env::{Details, EnvConfig, variables as var};
 use vitals_tower::{DetailsPolicy, HealthLayer, SameBody, StatusPage};
 
-/// The route the deployment guide probes, beside the probes' own paths: every check.
-pub(crate) const GUIDE_ROUTE: (&str, vitals_core::Probe) = ("/", vitals_core::Probe::All);
-
 /// The probe layer for `health` with the configured details policy and token, answering
 /// `/livez`, `/readyz`, `/startupz`, `/healthz` and, as the deployment guide probes it, `/`.
 pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<SameBody> {
@@ -17,7 +14,7 @@ pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<Sa
     let layer = HealthLayer::new(health)
         .same_body()
         .details(policy)
-        .route(GUIDE_ROUTE.0, GUIDE_ROUTE.1);
+        .route(vitals_env::GUIDE_ROUTE.0, vitals_env::GUIDE_ROUTE.1);
     match &config.details_token {
         Some(token) => layer.details_token(token.clone()),
         None => layer,

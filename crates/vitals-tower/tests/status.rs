@@ -134,7 +134,7 @@ async fn json_has_every_check_and_outputs_only_for_trusted_callers() {
 }
 
 #[tokio::test]
-async fn html_is_one_self_contained_page_with_escaped_names() {
+async fn html_names_only_its_own_files_under_a_strict_csp_and_escapes_names() {
     let (health, up) = registry();
     up.store(false, Ordering::SeqCst);
     health.run(Probe::All).await;
@@ -143,8 +143,45 @@ async fn html_is_one_self_contained_page_with_escaped_names() {
     assert_eq!(status, StatusCode::OK);
     let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("style-src 'self'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "no inline code: {csp}");
     let html = text(body).await;
     assert!(html.starts_with("<!doctype html>"));
+    // No inline code for the CSP to refuse: the stylesheet and script are files of their own.
+    assert!(
+        !html.contains("<style") && !html.contains("<script>"),
+        "{html}"
+    );
+    assert!(html.contains("<link rel=\"stylesheet\" href=\"/status/page.css\">"));
+    assert!(html.contains("<script src=\"/status/page.js\" defer></script>"));
+    let (status, headers, body) = get(&page, "/status/page.css", LOOPBACK, "text/css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+    let css = text(body).await;
+    // The badge's colour for a failure is the page's.
+    let (_, _, badge) = get(&page, "/status/badge.svg", LOOPBACK, "*/*").await;
+    let badge = text(badge).await;
+    let fail = css
+        .split("--fail:")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(
+        badge.contains(&format!("fill=\"{fail}\"")),
+        "{fail} in {badge}"
+    );
+    let (status, headers, body) = get(&page, "/status/page.js", LOOPBACK, "*/*").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(text(body).await.contains("EventSource"));
     assert!(
         html.contains("data-check=\"db&lt;1&gt;\" data-status=\"fail\""),
         "{html}"
@@ -231,6 +268,53 @@ async fn events_start_with_the_state_and_follow_each_status_change() {
         rest.push(frame.unwrap());
     }
     assert!(rest.len() <= 1, "at most the draining state, then the end");
+}
+
+#[tokio::test]
+async fn the_pages_own_events_carry_its_redrawn_parts() {
+    let (health, up) = registry();
+    health.run(Probe::All).await;
+    let page = StatusPage::new(health.clone());
+    let data = |bytes: bytes::Bytes| -> serde_json::Value {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let data = text
+            .strip_prefix("event: status\ndata: ")
+            .and_then(|t| t.strip_suffix("\n\n"))
+            .unwrap_or_else(|| panic!("not one event: {text:?}"));
+        serde_json::from_str(data).unwrap()
+    };
+    // Other consumers get the JSON alone.
+    let (_, _, mut plain) = get(&page, "/status/events", LOOPBACK, "text/event-stream").await;
+    let first = data(plain.frame().await.unwrap().unwrap().into_data().unwrap());
+    assert!(first.get("page").is_none(), "{first}");
+
+    let (_, _, mut body) = get(&page, "/status/events?page", LOOPBACK, "text/event-stream").await;
+    let first = data(body.frame().await.unwrap().unwrap().into_data().unwrap());
+    assert_eq!(first["page"]["title"], "pass · status");
+    up.store(false, Ordering::SeqCst);
+    health.run(Probe::All).await;
+    let next = data(body.frame().await.unwrap().unwrap().into_data().unwrap());
+    // The parts are what the page itself shows now: the same rows, the same header.
+    let (_, _, html) = get(&page, "/status", LOOPBACK, "text/html").await;
+    let html = text(html).await;
+    assert_eq!(next["page"]["title"], "fail · status");
+    let rows = next["page"]["rows"].as_str().unwrap();
+    assert!(
+        rows.contains("data-check=\"db&lt;1&gt;\" data-status=\"fail\""),
+        "{rows}"
+    );
+    // The same rows as the page, in the same order (their "since" times may differ by the
+    // milliseconds between the two renderings).
+    let row_heads = |html: &str| -> Vec<String> {
+        html.split("<tr id=")
+            .skip(1)
+            .map(|row| row[..row.find('>').unwrap()].to_owned())
+            .collect()
+    };
+    assert_eq!(row_heads(rows), row_heads(&html));
+    assert_eq!(row_heads(rows).len(), 2, "{rows}");
+    let summary = next["page"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("<header id=\"summary\">"), "{summary}");
 }
 
 #[tokio::test]

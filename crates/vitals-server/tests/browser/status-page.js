@@ -28,12 +28,16 @@ const origin = new URL(base).origin;
   const consoleErrors = [];
   const foreign = [];
   let navigations = 0;
+  // Requests for the page itself after it loaded: live updates must come from the events.
+  let refetches = -1;
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
   page.on("request", (r) => {
     const url = r.url();
     if (!url.startsWith("data:") && !url.startsWith("about:") && new URL(url).origin !== origin) {
       foreign.push(url);
+    } else if (refetches >= 0 && !url.startsWith("data:") && new URL(url).pathname === new URL(base).pathname) {
+      refetches++;
     }
   });
   page.on("framenavigated", (f) => f === page.mainFrame() && navigations++);
@@ -43,6 +47,7 @@ const origin = new URL(base).origin;
   const rows = await page.$$eval("tr[data-check]", (trs) =>
     trs.map((tr) => [tr.dataset.check, tr.dataset.status])
   );
+  refetches = 0;
   console.log(JSON.stringify({ ready: true, rows }));
 
   const lines = readline.createInterface({ input: process.stdin });
@@ -72,6 +77,7 @@ const origin = new URL(base).origin;
     consoleErrors,
     foreign,
     navigations,
+    refetches,
     error,
     screenshotBytes: png.length,
     blankBytes: blank,

@@ -332,93 +332,198 @@ async fn the_custom_code_runner_is_checked() {
     child.kill().await.unwrap();
 }
 
-/// What each surface says of the server now: `/readyz` (status code and status), the status
-/// page's JSON and its badge, and gRPC `Check("")`.
-async fn surfaces(addr: SocketAddr) -> (u16, String, String, String, bool) {
-    let ready = http(addr, "GET", "/readyz", &[]).await;
-    let ready_status: serde_json::Value = serde_json::from_str(&ready.body).unwrap();
+/// What every surface says of one probe now: its HTTP answer (code and status), the status
+/// page's JSON, gRPC `Check` (serving or not), and the `vitals_probe_status` gauge.
+#[derive(Debug, PartialEq)]
+struct Said {
+    http: (u16, String),
+    page: String,
+    grpc_serving: bool,
+    gauge: String,
+}
+
+/// What `probe` (`startupz`, `livez`, `readyz`) is said to be on every surface, read once each.
+async fn said(addr: SocketAddr, probe: &str) -> Said {
+    let answer = http(addr, "GET", &format!("/{probe}"), &[]).await;
+    let status: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let page = http(addr, "GET", "/status", &[("accept", "application/json")]).await;
+    let page: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    let mut grpc = vitals_testkit::grpc::client(addr).await;
+    let grpc_serving = vitals_testkit::grpc::status(&mut grpc, probe)
+        .await
+        .unwrap()
+        == tonic_health::pb::health_check_response::ServingStatus::Serving;
+    let metrics = http(addr, "GET", "/metrics", &[]).await.body;
+    let line = format!("vitals_probe_status{{probe=\"{probe}\"}} ");
+    let gauge = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .unwrap_or_else(|| panic!("no {line} in {metrics}"));
+    Said {
+        http: (answer.status, status["status"].as_str().unwrap().to_owned()),
+        page: page["probes"][probe].as_str().unwrap().to_owned(),
+        grpc_serving,
+        gauge: match gauge {
+            "2" => "pass",
+            "1" => "warn",
+            "0" => "fail",
+            other => panic!("gauge {other}"),
+        }
+        .to_owned(),
+    }
+}
+
+/// What every surface should say of a probe whose answer is `status`.
+fn agreeing(status: &str) -> Said {
+    Said {
+        http: (if status == "fail" { 503 } else { 200 }, status.to_owned()),
+        page: status.to_owned(),
+        grpc_serving: status != "fail",
+        gauge: status.to_owned(),
+    }
+}
+
+/// The overall status on the page and its badge (readiness's).
+async fn page_and_badge(addr: SocketAddr) -> (String, String) {
     let page = http(addr, "GET", "/status", &[("accept", "application/json")]).await;
     let page: serde_json::Value = serde_json::from_str(&page.body).unwrap();
     let badge = http(addr, "GET", "/status/badge.svg", &[]).await.body;
     let badge = ["pass", "warn", "fail"]
         .into_iter()
         .find(|s| badge.contains(&format!(">{s}<")))
-        .unwrap_or("none")
-        .to_owned();
-    let mut grpc = vitals_testkit::grpc::client(addr).await;
-    let serving = vitals_testkit::grpc::status(&mut grpc, "").await.unwrap()
-        == tonic_health::pb::health_check_response::ServingStatus::Serving;
+        .unwrap_or("none");
     (
-        ready.status,
-        ready_status["status"].as_str().unwrap().to_owned(),
         page["status"].as_str().unwrap().to_owned(),
-        badge,
-        serving,
+        badge.to_owned(),
     )
 }
 
-/// One answer to "what is the status now": in each state (pass, warn, fail, skipped) every
-/// surface says what `/readyz` says (the drain is in the SIGTERM test above).
+/// One answer to "what is the status of this probe now": in each state (pass, warn, fail with
+/// startup not yet latched, startup latched and readiness failing, skipped, draining) every
+/// surface says, for each probe, what its HTTP path says, and that is what the state means.
 #[tokio::test]
-async fn every_surface_says_what_readyz_says_in_each_state() {
+async fn every_surface_says_what_each_probe_says_in_each_state() {
     // Nothing listens at this address: Redis is refused at once.
     let refused = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let redis = format!("redis://{refused}");
-    let redis = redis.as_str();
+    let refused = format!("redis://{refused}");
+    let redis = vitals_testkit::RedisServer::start();
+    let live = redis.url();
+    let mut redis = Some(redis);
     let fast = [
         ("HEALTH_CHECK_RETRIES", "0"),
         ("HEALTH_CHECK_INTERVAL_MS", "200"),
         ("REDIS_CONNECT_TIMEOUT_MS", "500"),
+        ("SHUTDOWN_DELAY_MS", "30000"),
     ];
+    enum Then {
+        Nothing,
+        StopRedis,
+        Sigterm,
+    }
     struct State<'a> {
         name: &'a str,
         env: Vec<(&'a str, &'a str)>,
-        /// /readyz's code, the status every surface says, whether gRPC says SERVING.
-        expected: (u16, &'a str, bool),
+        /// What readiness says once the state is set up, before `then`.
+        ready_first: &'a str,
+        then: Then,
+        /// What startupz, livez and readyz say in the state.
+        expected: [&'a str; 3],
     }
-    let state = |name, env, expected| State {
-        name,
-        env,
-        expected,
-    };
+    let critical = ("NON_CRITICAL_HEALTH_CHECKS", "none");
     let states = [
-        state("pass", vec![], (200, "pass", true)),
-        state("warn", vec![("REDIS_URI", redis)], (200, "warn", true)),
-        state(
-            "fail",
-            vec![("REDIS_URI", redis), ("NON_CRITICAL_HEALTH_CHECKS", "none")],
-            (503, "fail", false),
-        ),
-        state(
-            "skipped",
-            vec![("REDIS_URI", redis), ("SKIP_HEALTH_CHECKS", "redis")],
-            (200, "pass", true),
-        ),
+        State {
+            name: "pass",
+            env: vec![],
+            ready_first: "pass",
+            then: Then::Nothing,
+            expected: ["pass", "pass", "pass"],
+        },
+        State {
+            // Warn serves, so startup latches.
+            name: "warn",
+            env: vec![("REDIS_URI", &refused)],
+            ready_first: "warn",
+            then: Then::Nothing,
+            expected: ["pass", "pass", "warn"],
+        },
+        State {
+            name: "fail, startup not latched",
+            env: vec![("REDIS_URI", &refused), critical],
+            ready_first: "fail",
+            then: Then::Nothing,
+            expected: ["fail", "pass", "fail"],
+        },
+        State {
+            name: "startup latched, then readiness fails",
+            env: vec![("REDIS_URI", &live), critical],
+            ready_first: "pass",
+            then: Then::StopRedis,
+            expected: ["pass", "pass", "fail"],
+        },
+        State {
+            name: "skipped",
+            env: vec![
+                ("REDIS_URI", &refused),
+                critical,
+                ("SKIP_HEALTH_CHECKS", "redis"),
+            ],
+            ready_first: "pass",
+            then: Then::Nothing,
+            expected: ["pass", "pass", "pass"],
+        },
+        State {
+            name: "draining",
+            env: vec![],
+            ready_first: "pass",
+            then: Then::Sigterm,
+            expected: ["pass", "pass", "fail"],
+        },
     ];
-    for State {
-        name: state,
-        env,
-        expected: (code, status, serving),
-    } in states
-    {
-        let env: Vec<(&str, &str)> = fast.iter().copied().chain(env).collect();
+    for state in states {
+        let env: Vec<(&str, &str)> = fast.iter().copied().chain(state.env).collect();
         let (mut child, addr, _log) = start(&env).await;
         // The first background result decides the state.
-        poll_until(addr, "/readyz", state, |_, json| json["status"] == status).await;
-        let seen = surfaces(addr).await;
+        poll_until(addr, "/readyz", state.name, |_, json| {
+            json["status"] == state.ready_first
+        })
+        .await;
+        match state.then {
+            Then::Nothing => {}
+            Then::StopRedis => {
+                redis.take().unwrap().stop();
+                poll_until(addr, "/readyz", state.name, |_, json| {
+                    json["status"] == "fail"
+                })
+                .await;
+            }
+            Then::Sigterm => {
+                common::sigterm(&child);
+                poll_until(addr, "/readyz", state.name, |_, json| {
+                    json["status"] == "fail"
+                })
+                .await;
+            }
+        }
+        for (probe, expected) in ["startupz", "livez", "readyz"]
+            .into_iter()
+            .zip(state.expected)
+        {
+            assert_eq!(
+                said(addr, probe).await,
+                agreeing(expected),
+                "{}: {probe}",
+                state.name
+            );
+        }
+        let readiness = state.expected[2].to_owned();
         assert_eq!(
-            seen,
-            (
-                code,
-                status.to_owned(),
-                status.to_owned(),
-                status.to_owned(),
-                serving
-            ),
-            "{state}: (/readyz code, /readyz, page, badge, gRPC serving)"
+            page_and_badge(addr).await,
+            (readiness.clone(), readiness),
+            "{}: the page's overall status and its badge",
+            state.name
         );
         child.kill().await.unwrap();
     }

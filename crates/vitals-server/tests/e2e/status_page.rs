@@ -78,6 +78,9 @@ async fn the_page_lists_every_check_and_follows_a_failure_live() {
     assert_eq!(verdict["consoleErrors"], serde_json::json!([]), "{verdict}");
     assert_eq!(verdict["foreign"], serde_json::json!([]), "{verdict}");
     assert_eq!(verdict["navigations"], 1, "no reload: {verdict}");
+    // The event carried the new rows: the page was not fetched again (and the CSP, which
+    // allows no inline code, raised no console error above).
+    assert_eq!(verdict["refetches"], 0, "{verdict}");
     // Loopback is trusted: the Redis check's error is on the page, in the driver's words
     // (the kept connection closed or timed out, or a new one was refused: which one depends
     // on where the run was when Redis went).

@@ -1,17 +1,7 @@
 //! SVG badges in the usual two-part shape: a label and a value, terse (no output, no detail).
 use vitals_core::{Health, Probe};
 
-use super::render::escape;
-
-/// The badge's colour for a value.
-fn colour(value: &str) -> &'static str {
-    match value {
-        "pass" => "#2e7d32",
-        "warn" => "#b26a00",
-        "fail" => "#c62828",
-        _ => "#555555",
-    }
-}
+use super::{colour::of as colour, render::escape};
 
 /// Text width at 11 px Verdana, roughly: enough for the badge to hold its words.
 fn width(text: &str) -> usize {
@@ -57,10 +47,6 @@ pub(super) fn check(health: &Health, name: &str, query: &str) -> Option<String> 
         };
         return Some(badge(&format!("{name} uptime {label}"), &text, fill));
     }
-    let status = if history.skipped_by.is_some() {
-        "skipped"
-    } else {
-        history.status.as_str()
-    };
+    let status = history.status.as_str();
     Some(badge(name, status, colour(status)))
 }

@@ -37,6 +37,9 @@ enum Kind {
     Events {
         health: Health,
         trusted: bool,
+        /// The page's base path when the viewer is the page itself: each event then also
+        /// carries the page's parts, rendered, so the page redraws without fetching.
+        page: Option<String>,
         first: bool,
         sent: Vec<CheckStatus>,
         next: Option<Changed>,
@@ -69,7 +72,12 @@ impl StatusBody {
         }
     }
 
-    pub(crate) fn events(health: Health, trusted: bool, permit: OwnedSemaphorePermit) -> Self {
+    pub(crate) fn events(
+        health: Health,
+        trusted: bool,
+        page: Option<String>,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         let mut receiver = health.subscribe();
         receiver.mark_unchanged();
         let sent = statuses(&receiver.borrow());
@@ -77,6 +85,7 @@ impl StatusBody {
             kind: Kind::Events {
                 health,
                 trusted,
+                page,
                 first: true,
                 sent,
                 next: Some(wait(receiver)),
@@ -88,22 +97,18 @@ impl StatusBody {
 
 /// What a viewer is told of: the overall status, then each check's.
 fn statuses(report: &Report) -> Vec<CheckStatus> {
-    let overall = match report.status {
-        vitals_core::Status::Pass => CheckStatus::Pass,
-        vitals_core::Status::Warn => CheckStatus::Warn,
-        vitals_core::Status::Fail => CheckStatus::Fail,
-    };
-    std::iter::once(overall)
+    std::iter::once(CheckStatus::from(report.status))
         .chain(report.checks.iter().map(|c| c.status))
         .collect()
 }
 
-fn event(health: &Health, trusted: bool) -> Bytes {
+fn event(health: &Health, trusted: bool, page: Option<&str>) -> Bytes {
     let snapshot = render::Snapshot::take(health, trusted);
-    Bytes::from(format!(
-        "event: status\ndata: {}\n\n",
-        render::json(&snapshot)
-    ))
+    let mut data = render::json(&snapshot);
+    if let Some(base) = page {
+        data["page"] = render::page_parts(&snapshot, base);
+    }
+    Bytes::from(format!("event: status\ndata: {data}\n\n"))
 }
 
 impl Body for StatusBody {
@@ -119,13 +124,15 @@ impl Body for StatusBody {
             Kind::Events {
                 health,
                 trusted,
+                page,
                 first,
                 sent,
                 next,
                 ..
             } => {
                 if std::mem::take(first) {
-                    return Poll::Ready(Some(Ok(Frame::data(event(health, *trusted)))));
+                    let frame = event(health, *trusted, page.as_deref());
+                    return Poll::Ready(Some(Ok(Frame::data(frame))));
                 }
                 loop {
                     let Some(waiting) = next else {
@@ -148,7 +155,7 @@ impl Body for StatusBody {
                                 continue;
                             }
                             *sent = now;
-                            let frame = event(health, *trusted);
+                            let frame = event(health, *trusted, page.as_deref());
                             *next = (!draining).then(|| wait(receiver));
                             return Poll::Ready(Some(Ok(Frame::data(frame))));
                         }

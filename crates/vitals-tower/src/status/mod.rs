@@ -8,12 +8,15 @@
 //! | path | answer |
 //! |---|---|
 //! | `{base}` | the page (`Accept: text/html`), or the same data as JSON |
-//! | `{base}/events` | `text/event-stream`: the JSON again each time a status changes; at most [`DEFAULT_MAX_EVENT_STREAMS`] open at once ([`StatusPage::max_event_streams`]), beyond which `503` with `Retry-After` |
+//! | `{base}/events` | `text/event-stream`: the JSON again each time a status changes (with `?page`, also the page's parts, rendered, which is how the page updates itself); at most [`DEFAULT_MAX_EVENT_STREAMS`] open at once ([`StatusPage::max_event_streams`]), beyond which `503` with `Retry-After` |
+//! | `{base}/page.css`, `{base}/page.js` | the page's stylesheet and script |
 //! | `{base}/badge.svg` | the overall (readiness) status as an SVG badge |
 //! | `{base}/badge/{check}.svg` | one check's status; `?uptime=24h` (`1h`, `7d`, `30d`) its uptime |
 //!
-//! The page is server-rendered and self-contained (inline CSS and SVG, one small inline script
-//! for live updates, no request to any other origin); it reads well without JavaScript.
+//! The page is server-rendered (`page.html`, `page.css` and `page.js` beside this module; one
+//! renderer for the page and its live updates) and asks nothing of any other origin: its
+//! Content-Security-Policy allows only its own stylesheet and script, no inline code. It reads
+//! well without JavaScript.
 //! Outputs and errors go only to callers the details policy admits (loopback or the token by
 //! default); others see statuses only; with [`DetailsPolicy::Never`] the page and its events
 //! answer 404 (badges, being terse, stay).
@@ -32,6 +35,7 @@
 //! ```
 mod badge;
 mod body;
+mod colour;
 mod render;
 
 use std::{
@@ -156,12 +160,14 @@ impl StatusPage {
                         "text/html; charset=utf-8",
                         render::html(&snapshot, &self.shared.base),
                     );
-                    // Nothing on the page may come from, or go to, another origin.
+                    // Nothing on the page may come from, or go to, another origin, and no
+                    // inline code runs: its stylesheet and script are the files below.
                     response.headers_mut().insert(
                         header::CONTENT_SECURITY_POLICY,
                         HeaderValue::from_static(
-                            "default-src 'none'; style-src 'unsafe-inline'; \
-                             script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+                            "default-src 'none'; style-src 'self'; script-src 'self'; \
+                             connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
+                             form-action 'none'; frame-ancestors 'none'",
                         ),
                     );
                     response
@@ -169,12 +175,21 @@ impl StatusPage {
                     full("application/json", render::json(&snapshot).to_string())
                 }
             }
+            "/page.css" => full("text/css; charset=utf-8", colour::stylesheet()),
+            "/page.js" => full(
+                "text/javascript; charset=utf-8",
+                include_str!("page.js").to_owned(),
+            ),
             "/events" => {
                 let Ok(permit) = self.streams.clone().try_acquire_owned() else {
                     return too_many_viewers();
                 };
-                let mut response =
-                    Response::new(StatusBody::events(self.health.clone(), trusted, permit));
+                let page = query
+                    .split('&')
+                    .any(|pair| pair == "page")
+                    .then(|| self.shared.base.clone());
+                let body = StatusBody::events(self.health.clone(), trusted, page, permit);
+                let mut response = Response::new(body);
                 let headers = response.headers_mut();
                 headers.insert(
                     header::CONTENT_TYPE,

@@ -1,4 +1,4 @@
-//! The status data, as JSON and as one self-contained HTML page.
+//! The status data, as JSON and as the HTML page (`page.html`, filled in here).
 use std::{
     fmt::Write as _,
     time::{Duration, SystemTime},
@@ -12,6 +12,8 @@ pub(crate) struct Snapshot {
     pub(crate) overall: Status,
     /// Why the overall status is what it is when no check decides it (draining).
     pub(crate) note: Option<String>,
+    /// What each probe answers now (`livez`, `readyz`, `startupz`, `healthz`).
+    pub(crate) probes: [(&'static str, Status); 4],
     pub(crate) checks: Vec<CheckHistory>,
     pub(crate) trusted: bool,
     pub(crate) at: SystemTime,
@@ -24,6 +26,7 @@ impl Snapshot {
         Snapshot {
             overall: readiness.status,
             note: readiness.output,
+            probes: Probe::EVERY.map(|probe| (probe.name(), health.latest_status(probe))),
             checks: health.history(),
             trusted,
             at: SystemTime::now(),
@@ -70,8 +73,14 @@ pub(crate) fn json(snapshot: &Snapshot) -> Value {
             check
         })
         .collect();
+    let probes: serde_json::Map<String, Value> = snapshot
+        .probes
+        .iter()
+        .map(|(name, status)| ((*name).to_owned(), json!(status.as_str())))
+        .collect();
     let mut page = json!({
         "status": snapshot.overall.as_str(),
+        "probes": probes,
         "at": rfc3339(snapshot.at),
         "checks": checks,
     });
@@ -179,15 +188,42 @@ fn uptime(value: Option<f64>) -> String {
     }
 }
 
-pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
+/// The page's title: the overall status first, as a browser tab shows it.
+fn title(snapshot: &Snapshot) -> String {
+    format!("{} · status", snapshot.overall.as_str())
+}
+
+/// The header: the overall status, why when no check decides it, the count and the time.
+fn summary(snapshot: &Snapshot, base: &str) -> String {
     let overall = snapshot.overall.as_str();
+    let at = rfc3339(snapshot.at);
+    let note = snapshot
+        .note
+        .as_deref()
+        .map(|note| format!("\n<p id=\"note\">{}</p>", escape(note)))
+        .unwrap_or_default();
+    let probes: Vec<String> = snapshot
+        .probes
+        .iter()
+        .map(|(name, status)| {
+            let status = status.as_str();
+            format!("<span data-probe=\"{name}\" data-status=\"{status}\">{name} {status}</span>")
+        })
+        .collect();
+    format!(
+        "<header id=\"summary\"><h1>Status: <span class=\"badge {overall}\">{overall}</span></h1>{note}\n\
+         <p>{count} checks · {probes} · as of <time datetime=\"{at}\">{at}</time> · <a href=\"{base}\">reload</a></p></header>",
+        count = snapshot.checks.len(),
+        probes = probes.join(" · "),
+        base = escape(base),
+    )
+}
+
+/// One row per check (and one with its error for a trusted viewer).
+fn rows(snapshot: &Snapshot) -> String {
     let mut rows = String::new();
     for c in &snapshot.checks {
-        let status = if c.skipped_by.is_some() {
-            "skipped"
-        } else {
-            status_class(c.status)
-        };
+        let status = status_class(c.status);
         let since = c
             .since
             .and_then(|s| snapshot.at.duration_since(s).ok())
@@ -233,79 +269,53 @@ pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
     if snapshot.checks.is_empty() {
         rows.push_str("<tr><td colspan=\"10\">No checks are registered.</td></tr>");
     }
+    rows
+}
+
+/// What a live viewer needs to redraw the page: the parts [`html`] puts in `page.html`.
+pub(crate) fn page_parts(snapshot: &Snapshot, base: &str) -> Value {
+    json!({
+        "title": title(snapshot),
+        "summary": summary(snapshot, base),
+        "rows": rows(snapshot),
+    })
+}
+
+/// The page: `page.html` with its parts filled in. Its stylesheet and script are files of
+/// their own, served beside it (`{base}/page.css`, `{base}/page.js`), so the page's
+/// Content-Security-Policy allows no inline code.
+pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
     let windows: String = vitals_core::history::UPTIME_WINDOWS
         .iter()
         .map(|(w, _)| format!("<th scope=\"col\" class=\"num\">{w}</th>"))
         .collect();
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>{overall} · status</title>
-<style>
-body{{font:15px/1.4 system-ui,sans-serif;margin:2rem;color:#1b1b1b;background:#fafafa}}
-h1{{font-size:1.4rem;margin:0 0 .2rem}}
-header p{{margin:0 0 1rem;color:#555}}
-table{{border-collapse:collapse;width:100%;background:#fff}}
-th,td{{padding:.45rem .6rem;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:middle}}
-thead th{{font-size:.8rem;color:#555;text-transform:uppercase;letter-spacing:.03em}}
-th small{{display:block;font-weight:normal;color:#666}}
-.num{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}}
-.since,th small{{white-space:nowrap}}
-.badge{{display:inline-block;padding:.05rem .5rem;border-radius:.6rem;color:#fff;font-weight:600}}
-.badge.pass{{background:#2e7d32}}.badge.warn{{background:#b26a00}}.badge.fail{{background:#c62828}}.badge.skipped{{background:#777}}
-rect.pass{{fill:#2e7d32}}rect.warn{{fill:#f0a500}}rect.fail{{fill:#c62828}}rect.skipped{{fill:#999}}
-.spark polyline{{fill:none;stroke:#1565c0;stroke-width:1.5}}
-tr.error td{{color:#8e1b1b;font-family:ui-monospace,monospace;font-size:.85rem;white-space:pre-wrap}}
-.timing{{color:#555;font-size:.85rem}}
-</style>
-</head>
-<body>
-<header id="summary"><h1>Status: <span class="badge {overall}">{overall}</span></h1>{note}
-<p>{count} checks · as of <time datetime="{at}">{at}</time> · <a href="{base}">reload</a></p></header>
-<table>
-<thead><tr><th scope="col">check</th><th scope="col">status</th><th scope="col">since</th>{windows}<th scope="col">latency</th><th scope="col">recent runs</th><th scope="col">timing</th></tr></thead>
-<tbody id="checks">{rows}</tbody>
-</table>
-<script>
-// Live updates: the registry pushes an event when a run changes something; the page then
-// reads itself again (same origin) and swaps the table. Without JavaScript, reload works.
-(function () {{
-  if (!window.EventSource) return;
-  var events = new EventSource("{base}/events");
-  events.addEventListener("status", function () {{
-    fetch("{base}", {{ headers: {{ accept: "text/html" }} }})
-      .then(function (r) {{ return r.text(); }})
-      .then(function (text) {{
-        var next = new DOMParser().parseFromString(text, "text/html");
-        ["summary", "checks"].forEach(function (id) {{
-          document.getElementById(id).replaceWith(next.getElementById(id));
-        }});
-        document.title = next.title;
-      }});
-  }});
-}})();
-</script>
-</body>
-</html>
-"#,
-        count = snapshot.checks.len(),
-        at = rfc3339(snapshot.at),
-        base = escape(base),
-        note = snapshot
-            .note
-            .as_deref()
-            .map(|note| format!("\n<p id=\"note\">{}</p>", escape(note)))
-            .unwrap_or_default(),
-    )
+    let parts: [(&str, String); 5] = [
+        ("{{title}}", escape(&title(snapshot))),
+        ("{{base}}", escape(base)),
+        ("{{summary}}", summary(snapshot, base)),
+        ("{{windows}}", windows),
+        ("{{rows}}", rows(snapshot)),
+    ];
+    let mut page = include_str!("page.html").to_owned();
+    for (marker, value) in parts {
+        page = page.replace(marker, &value);
+    }
+    page
 }
 
 #[cfg(test)]
 mod tests {
     use super::escape;
+
+    #[test]
+    fn the_page_template_is_filled_in() {
+        let health = vitals_core::Health::builder().build();
+        let snapshot = super::Snapshot::take(&health, true);
+        let page = super::html(&snapshot, "/status");
+        assert!(!page.contains("{{"), "{page}");
+        assert!(page.contains("<tbody id=\"checks\"><tr><td colspan=\"10\">No checks"));
+        assert!(page.contains("href=\"/status/page.css\""));
+    }
 
     #[test]
     fn html_is_escaped() {

@@ -12,14 +12,18 @@ use super::{
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Severity {
+pub enum Severity {
+    /// Worth knowing (a number the deployment implies).
     Info,
+    /// Right only in some deployments.
     Warning,
+    /// The deployment will not behave as meant.
     Error,
 }
 
 impl Severity {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// `info`, `warning` or `error`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
@@ -30,17 +34,21 @@ impl Severity {
 
 /// A rule: its id, severity and what it is about.
 #[derive(Debug)]
-pub(crate) struct Rule {
-    pub(crate) id: &'static str,
-    pub(crate) severity: Severity,
-    pub(crate) summary: &'static str,
+#[non_exhaustive]
+pub struct Rule {
+    /// The id findings carry (`startup-window`).
+    pub id: &'static str,
+    /// How much its findings matter.
+    pub severity: Severity,
+    /// What it is about, in one line.
+    pub summary: &'static str,
 }
 
 macro_rules! rules {
     ($($name:ident = $id:literal, $severity:ident, $summary:literal;)*) => {
-        $(pub(crate) const $name: Rule = Rule { id: $id, severity: Severity::$severity, summary: $summary };)*
+        $(#[doc = $summary] pub const $name: Rule = Rule { id: $id, severity: Severity::$severity, summary: $summary };)*
         /// Every rule, in the order they are documented.
-        pub(crate) const RULES: &[Rule] = &[$($name),*];
+        pub const RULES: &[Rule] = &[$($name),*];
     };
 }
 
@@ -67,12 +75,18 @@ rules! {
 
 /// One finding: a rule broken at a line, in numbers, with the fix.
 #[derive(Debug)]
-pub(crate) struct Finding {
-    pub(crate) rule: &'static Rule,
-    pub(crate) file: String,
-    pub(crate) line: usize,
-    pub(crate) message: String,
-    pub(crate) fix: String,
+#[non_exhaustive]
+pub struct Finding {
+    /// The rule broken.
+    pub rule: &'static Rule,
+    /// The input it is in, as named.
+    pub file: String,
+    /// The line (1-based) of the setting or probe at fault.
+    pub line: usize,
+    /// What is wrong, in numbers where there are numbers.
+    pub message: String,
+    /// What to change.
+    pub fix: String,
 }
 
 /// Seconds as people read them: `310 s`, `472.5 s`.
@@ -226,10 +240,7 @@ pub(crate) fn lint(
 
     if let Some(Setting::Value(value, _)) = env.get(var::REDIS_DISABLE_TLS_VERIFICATION.name)
         && config.checks().iter().any(|c| c.component() == "redis")
-        && matches!(
-            value.trim().to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes" | "on"
-        )
+        && vitals_env::boolean(value) == Some(true)
     {
         findings.push(at(
             line_of(var::REDIS_DISABLE_TLS_VERIFICATION.name),
@@ -404,9 +415,9 @@ fn target(
     let raw = handler.get("path").and_then(Node::as_str).unwrap_or("/");
     let path = raw.split('?').next().unwrap_or(raw);
     let shown = raw.to_owned();
-    if path == super::super::startup::GUIDE_ROUTE.0 {
+    if path == vitals_env::GUIDE_ROUTE.0 {
         return Some(Target {
-            probe: super::super::startup::GUIDE_ROUTE.1,
+            probe: vitals_env::GUIDE_ROUTE.1,
             check: None,
             shown,
         });
@@ -563,7 +574,7 @@ fn termination_grace(
 ) {
     let field = container.pod_spec.get("terminationGracePeriodSeconds");
     let grace = field.and_then(Node::as_u64).unwrap_or(30);
-    let needed = config.shutdown_delay + crate::IN_FLIGHT_DRAIN;
+    let needed = config.shutdown_delay + vitals_env::IN_FLIGHT_DRAIN;
     if Duration::from_secs(grace) >= needed {
         return;
     }
@@ -580,7 +591,7 @@ fn termination_grace(
                 ""
             },
             secs(config.shutdown_delay),
-            secs(crate::IN_FLIGHT_DRAIN),
+            secs(vitals_env::IN_FLIGHT_DRAIN),
             secs(needed),
             var::SHUTDOWN_DELAY.name,
         ),
