@@ -1,6 +1,5 @@
 //! The framework examples, started as processes and probed.
-#[path = "../crates/vitals-server/tests/e2e/common/mod.rs"]
-mod common;
+use vitals_testkit::e2e as common;
 
 use std::time::Duration;
 

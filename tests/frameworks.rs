@@ -1,7 +1,6 @@
 //! The same layer, unchanged, on an axum Router, a bare hyper 1 server and a tonic server,
 //! over real sockets.
-#[path = "../crates/vitals-server/tests/e2e/common/mod.rs"]
-mod common;
+use vitals_testkit::e2e as common;
 
 use std::{
     convert::Infallible,

@@ -95,7 +95,7 @@ pub struct AmqpCheckBuilder {
     queue: Option<String>,
     connect_timeout: Duration,
     request_timeout: Duration,
-    ca_pem: Option<String>,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl fmt::Debug for AmqpCheckBuilder {
@@ -133,34 +133,18 @@ impl AmqpCheck {
             queue: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            ca_pem: None,
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }
 
 impl AmqpCheckBuilder {
-    /// The check's name (default `amqp`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `amqp`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output (the URL's password is scrubbed already).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: connect timeout + request timeout).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "amqp",
+        component: "amqp",
+        attempt_timeout: "connect timeout + request timeout",
+        scrubbed: "the URL's password",
     }
 
     /// Also declare this queue passively: the check fails when it does not exist.
@@ -181,10 +165,10 @@ impl AmqpCheckBuilder {
         self
     }
 
-    /// Trust these PEM CA certificates for `amqps://` (a private CA) instead of the system's.
-    pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
-        self.ca_pem = Some(pem.into());
-        self
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "`amqps://` (lapin adds them to the system's roots; `only_these_roots` is refused \
+              at build, since lapin cannot leave the system's out)",
     }
 
     /// Parses the URL and prepares the check (no connection is made yet).
@@ -217,7 +201,10 @@ impl AmqpCheckBuilder {
                     uri: Box::new(uri),
                     endpoint,
                     connect_timeout: self.connect_timeout,
-                    ca_pem: self.ca_pem,
+                    ca_pem: self
+                        .roots
+                        .added_chain("lapin")
+                        .map_err(InvalidConfig::new)?,
                     connection: ReusedClient::with_discard(close),
                 }
             }

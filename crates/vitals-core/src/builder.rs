@@ -17,7 +17,9 @@ use crate::{
     timing::{DEFAULT_ANSWER_WITHIN, DEFAULT_ATTEMPT_TIMEOUT},
 };
 
-const DEFAULT_TTL: Duration = Duration::from_secs(1);
+/// How long an on-demand result is reused by default ([`HealthBuilder::ttl`]): one run per
+/// check per second, however many callers probe.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
 
 /// Builds a [`Health`] registry.
 ///

@@ -277,3 +277,83 @@ impl CheckSettings {
         self.attempt_timeout.or(driver)
     }
 }
+
+/// Writes, inside a probe crate's builder `impl` block, the builder methods every check
+/// shares — `name`, `component`, `secret`, `attempt_timeout` — once, with one meaning; the
+/// arguments say the crate's defaults, for the methods' docs. `settings` is the path from
+/// `self` to the builder's [`CheckSettings`].
+///
+/// ```
+/// use std::time::Duration;
+/// use vitals_core::CheckSettings;
+///
+/// pub struct PingCheckBuilder {
+///     settings: CheckSettings,
+/// }
+///
+/// impl PingCheckBuilder {
+///     vitals_core::check_builder_methods! {
+///         settings: settings,
+///         name: "ping",
+///         component: "ping",
+///         attempt_timeout: "the ping timeout",
+///         scrubbed: "the URL's password",
+///     }
+/// }
+///
+/// let builder = PingCheckBuilder { settings: CheckSettings::new("ping", "ping") }
+///     .name("edge-ping")
+///     .attempt_timeout(Duration::from_secs(2));
+/// assert_eq!(builder.settings.name(), "edge-ping");
+/// ```
+#[macro_export]
+macro_rules! check_builder_methods {
+    (
+        settings: $($settings:ident).+,
+        name: $name:literal,
+        component: $component:literal,
+        attempt_timeout: $attempt:literal
+        $(, scrubbed: $scrubbed:literal)?
+        $(,)?
+    ) => {
+        #[doc = concat!(
+            "The check's name in reports, metrics and `/readyz/NAME` (default `", $name, "`)."
+        )]
+        #[must_use]
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.$($settings).+.set_name(name);
+            self
+        }
+
+        #[doc = concat!(
+            "The check's component, the word skip and non-critical lists name (default `",
+            $component, "`)."
+        )]
+        #[must_use]
+        pub fn component(mut self, component: impl Into<String>) -> Self {
+            self.$($settings).+.set_component(component);
+            self
+        }
+
+        #[doc = concat!(
+            "Also scrubs `secret` from every output",
+            $(" (", $scrubbed, " is scrubbed already)",)?
+            "."
+        )]
+        #[must_use]
+        pub fn secret(mut self, secret: impl Into<String>) -> Self {
+            self.$($settings).+.add_secret(secret);
+            self
+        }
+
+        #[doc = concat!(
+            "Bounds one attempt (default: ", $attempt, "). The registry cuts an attempt a \
+             grace after it, as for every check (see `vitals_core::timing`)."
+        )]
+        #[must_use]
+        pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.$($settings).+.set_attempt_timeout(timeout);
+            self
+        }
+    };
+}

@@ -74,7 +74,7 @@ mod scrub;
 pub mod timing;
 
 pub use async_trait::async_trait;
-pub use builder::{HealthBuilder, PlannedCheck};
+pub use builder::{DEFAULT_TTL, HealthBuilder, PlannedCheck};
 pub use cause::Cause;
 pub use check::{Check, CheckError, Details, SettingsCheck};
 pub use config::{CheckSettings, Components, InvalidConfig, Skip};

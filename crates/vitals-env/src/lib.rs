@@ -56,6 +56,7 @@ pub use listen::ListenError;
 pub use parse::COMPONENTS;
 pub use variables::{DefaultValue, VARIABLES, Variable, markdown_table};
 pub use vitals_core::Components;
+pub use vitals_tower::DetailsPolicy;
 
 use parse::Reader;
 use variables as var;
@@ -100,8 +101,9 @@ pub struct EnvConfig {
     pub port: u16,
     /// `LISTEN_ADDRESS`: `None` listens on every interface, IPv6 and IPv4.
     pub listen_address: Option<IpAddr>,
-    /// `HEALTH_CHECK_DETAILS`.
-    pub details: Details,
+    /// `HEALTH_CHECK_DETAILS`: who sees a probe's details (`?verbose`) and the status page's
+    /// outputs, as vitals-tower's layer and page take it.
+    pub details: DetailsPolicy,
     /// `HEALTH_CHECK_DETAILS_TOKEN` (kept out of `Debug`).
     pub details_token: Option<String>,
     /// `HEALTH_CHECK_RETRIES`, `HEALTH_CHECK_RETRY_DELAY_MS`, `HEALTH_CHECK_MAX_RETRY_DELAY_MS`.
@@ -133,19 +135,6 @@ pub struct EnvConfig {
     checks: Vec<Arc<dyn Check>>,
     /// `AWS_WEB_IDENTITY_TOKEN_FILE` as set (the AWS SDK reads it; IRSA mounts it).
     pub web_identity_token_file: Option<String>,
-}
-
-/// Who sees a probe's details (`?verbose`): `HEALTH_CHECK_DETAILS`. Plain data: the server
-/// turns it into the probe layer's policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Details {
-    /// Loopback callers, and requests with the details token (`local`, the default).
-    Local,
-    /// Every caller (`always`).
-    Always,
-    /// No caller (`never`).
-    Never,
 }
 
 impl fmt::Debug for EnvConfig {
@@ -227,9 +216,9 @@ impl EnvConfig {
         let details = env
             .parsed(&var::DETAILS, "local, always or never", |raw| {
                 match raw.to_ascii_lowercase().as_str() {
-                    "local" => Some(Details::Local),
-                    "always" => Some(Details::Always),
-                    "never" => Some(Details::Never),
+                    "local" => Some(DetailsPolicy::Local),
+                    "always" => Some(DetailsPolicy::Always),
+                    "never" => Some(DetailsPolicy::Never),
                     _ => None,
                 }
             })?

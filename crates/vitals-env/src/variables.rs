@@ -365,7 +365,7 @@ pub const INTERVAL: Variable = own(
 /// `HEALTH_CHECK_CACHE_TTL_MS`.
 pub const CACHE_TTL: Variable = own(
     "HEALTH_CHECK_CACHE_TTL_MS",
-    DefaultValue::Text("1000"),
+    DefaultValue::Millis(vitals_core::DEFAULT_TTL),
     "on demand, how long a result is reused, in ms (one run per check per TTL)",
 );
 /// `HEALTH_CHECK_TIMEOUT_MS`.

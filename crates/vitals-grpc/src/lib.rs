@@ -100,7 +100,7 @@ pub struct GrpcHealthCheckBuilder {
     service: String,
     connect_timeout: Duration,
     request_timeout: Duration,
-    ca_pem: Vec<String>,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl fmt::Debug for GrpcHealthCheckBuilder {
@@ -137,34 +137,17 @@ impl GrpcHealthCheck {
             service: String::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            ca_pem: Vec::new(),
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }
 
 impl GrpcHealthCheckBuilder {
-    /// The check's name (default `grpc`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `grpc`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Scrubs `secret` from every output.
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: connect timeout + request timeout).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "grpc",
+        component: "grpc",
+        attempt_timeout: "connect timeout + request timeout",
     }
 
     /// The service name to ask about (default `""`: the whole server).
@@ -185,10 +168,9 @@ impl GrpcHealthCheckBuilder {
         self
     }
 
-    /// Also trust these PEM root certificates (a private CA). Only for `https://`.
-    pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
-        self.ca_pem.push(pem.into());
-        self
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "`https://` upstreams",
     }
 
     /// Parses the URL and prepares a lazily connected channel (nothing is connected yet).
@@ -220,8 +202,11 @@ impl GrpcHealthCheckBuilder {
                     return Err(invalid("no host".to_owned()));
                 }
                 if tls {
-                    let mut config = ClientTlsConfig::new().with_native_roots();
-                    for pem in &self.ca_pem {
+                    let mut config = ClientTlsConfig::new();
+                    if !self.roots.is_only_added() {
+                        config = config.with_native_roots();
+                    }
+                    for pem in self.roots.added_pem().map_err(InvalidConfig::new)? {
                         config = config.ca_certificate(Certificate::from_pem(pem));
                     }
                     endpoint = endpoint

@@ -69,6 +69,7 @@ pub struct HttpCheckBuilder {
     settings: CheckSettings,
     expect: RangeInclusive<u16>,
     timeout: Duration,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl fmt::Debug for HttpCheckBuilder {
@@ -89,35 +90,23 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 impl HttpCheckBuilder {
-    /// The check's name (default `http`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `http`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output (the URL's credentials and token-like query
-    /// values are scrubbed already).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the request timeout).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "http",
+        component: "http",
+        attempt_timeout: "the request timeout",
+        scrubbed: "the URL's credentials and token-like query values",
     }
 
     /// The statuses that pass (default `200..=299`).
     pub fn expect_status(mut self, statuses: RangeInclusive<u16>) -> Self {
         self.expect = statuses;
         self
+    }
+
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "`https://` (only for a check that builds its own client)",
     }
 
     /// How long one request may take: connecting and the answer's status (a failure past it),
@@ -189,9 +178,9 @@ impl HttpCheckBuilder {
         let client = match self.client {
             Some(client) => client,
             None => {
+                let tls = self.roots.client_config().map_err(InvalidConfig::new)?;
                 let connector = HttpsConnectorBuilder::new()
-                    .with_provider_and_native_roots(provider())
-                    .map_err(|e| InvalidConfig::new(format!("no TLS roots available: {e}")))?
+                    .with_tls_config(tls)
                     .https_or_http()
                     .enable_http1()
                     .build();
@@ -208,13 +197,6 @@ impl HttpCheckBuilder {
             client,
         })
     }
-}
-
-fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    if let Some(provider) = rustls::crypto::CryptoProvider::get_default() {
-        return provider.clone();
-    }
-    std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 impl HttpCheck {
@@ -236,6 +218,7 @@ impl HttpCheck {
             settings: CheckSettings::new("http", "http"),
             expect: 200..=299,
             timeout: DEFAULT_TIMEOUT,
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }

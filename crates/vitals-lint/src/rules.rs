@@ -255,7 +255,7 @@ pub(crate) fn lint(
                 .to_owned(),
         ));
     }
-    if matches!(config.details, vitals_env::Details::Always) {
+    if matches!(config.details, vitals_env::DetailsPolicy::Always) {
         findings.push(at(
             line_of(var::DETAILS.name),
             &DETAILS_ALWAYS,

@@ -174,30 +174,12 @@ impl fmt::Debug for MongoCheckBuilder {
 }
 
 impl MongoCheckBuilder {
-    /// The check's name (default `mongo`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `mongo`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output: for a client, whose password the check cannot
-    /// see (a connection string's password is scrubbed already).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: server selection + command timeout, for a connection
-    /// string; the registry's default for a client).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "mongo",
+        component: "mongo",
+        attempt_timeout: "server selection + command timeout, for a connection string; the registry's default for a client",
+        scrubbed: "a connection string's password",
     }
 
     /// How long the driver looks for a suitable server (default 30 s). A

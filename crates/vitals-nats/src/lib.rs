@@ -13,7 +13,7 @@
 //!
 //! let check = NatsCheck::builder("tls://app:secret@nats.internal:4222")
 //!     .jetstream(true)
-//!     .ca_file("/etc/nats/ca.pem")
+//!     .root_certificates_file("/etc/nats/ca.pem")
 //!     .connect_timeout(Duration::from_secs(3))
 //!     .build()
 //!     .expect("a valid URL");
@@ -30,7 +30,6 @@
 
 use std::{
     fmt,
-    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -71,7 +70,8 @@ enum Target {
         /// `host:port`, for messages.
         endpoint: String,
         connect_timeout: Duration,
-        ca_file: Option<PathBuf>,
+        /// A verifying configuration with the builder's roots; `None`: async-nats's own.
+        tls: Option<Box<rustls::ClientConfig>>,
         connection: ReusedClient<Client>,
     },
     Client(Client),
@@ -111,7 +111,7 @@ pub struct NatsCheckBuilder {
     jetstream: bool,
     connect_timeout: Duration,
     request_timeout: Duration,
-    ca_file: Option<PathBuf>,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl fmt::Debug for NatsCheckBuilder {
@@ -148,36 +148,18 @@ impl NatsCheck {
             jetstream: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            ca_file: None,
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }
 
 impl NatsCheckBuilder {
-    /// The check's name (default `nats`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `nats`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output (the URL's password or token is scrubbed
-    /// already).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: connect timeout + request timeout, twice that with
-    /// JetStream).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "nats",
+        component: "nats",
+        attempt_timeout: "connect timeout + request timeout, twice that with JetStream",
+        scrubbed: "the URL's password or token",
     }
 
     /// Also ask for the account's JetStream information (fails when JetStream is off or
@@ -199,10 +181,9 @@ impl NatsCheckBuilder {
         self
     }
 
-    /// Trust the CA certificates in this PEM file (a private CA). Only for a URL.
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "`tls://` (only for a check built from a URL)",
     }
 
     /// Parses the URL and prepares the check (no connection is made yet).
@@ -260,7 +241,12 @@ impl NatsCheckBuilder {
                     credentials,
                     endpoint,
                     connect_timeout: self.connect_timeout,
-                    ca_file: self.ca_file,
+                    tls: if self.roots.is_system() {
+                        None
+                    } else {
+                        let config = self.roots.client_config().map_err(InvalidConfig::new)?;
+                        Some(Box::new(config))
+                    },
                     connection: ReusedClient::with_discard(close),
                 }
             }
@@ -391,7 +377,7 @@ impl NatsCheck {
         (url, credentials): (&str, &Credentials),
         endpoint: &str,
         connect_timeout: Duration,
-        ca_file: Option<&PathBuf>,
+        tls: Option<&rustls::ClientConfig>,
         connection: &ReusedClient<Client>,
     ) -> Result<Details, CheckError> {
         let connect = || async {
@@ -399,8 +385,8 @@ impl NatsCheck {
                 .connection_timeout(connect_timeout)
                 .request_timeout(Some(self.request_timeout))
                 .ignore_discovered_servers();
-            if let Some(ca) = ca_file {
-                options = options.add_root_certificates(ca.clone());
+            if let Some(config) = tls {
+                options = options.tls_client_config(config.clone());
             }
             options = match credentials {
                 Credentials::None => options,
@@ -454,14 +440,14 @@ impl SettingsCheck for NatsCheck {
                 credentials,
                 endpoint,
                 connect_timeout,
-                ca_file,
+                tls,
                 connection,
             } => {
                 self.check_url(
                     (url, credentials),
                     endpoint,
                     *connect_timeout,
-                    ca_file.as_ref(),
+                    tls.as_deref(),
                     connection,
                 )
                 .await

@@ -170,7 +170,7 @@ async fn tls_passes_with_the_ca_and_fails_without_it() {
     let server = NatsServer::builder().tls().start();
     let ca = server.ca().unwrap();
     NatsCheck::builder(server.url())
-        .ca_file(ca.ca_path())
+        .root_certificates_file(ca.ca_path())
         .build()
         .unwrap()
         .check()

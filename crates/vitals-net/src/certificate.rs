@@ -58,7 +58,7 @@ pub struct CertificateCheckBuilder {
     server_name: Option<String>,
     warn_days: u32,
     connect_timeout: Duration,
-    extra_roots: Vec<String>,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl CertificateCheck {
@@ -70,34 +70,17 @@ impl CertificateCheck {
             server_name: None,
             warn_days: DEFAULT_WARN_DAYS,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            extra_roots: Vec::new(),
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }
 
 impl CertificateCheckBuilder {
-    /// The check's name (default `certificate`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `certificate`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Scrubs `secret` from every output.
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the connect timeout, which covers the handshake too).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "certificate",
+        component: "certificate",
+        attempt_timeout: "the connect timeout, which covers the handshake too",
     }
 
     /// How long resolving, connecting and the TLS handshake may take together (default 5 s).
@@ -118,10 +101,9 @@ impl CertificateCheckBuilder {
         self
     }
 
-    /// Also trust these PEM root certificates (a private CA).
-    pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
-        self.extra_roots.push(pem.into());
-        self
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "the certificate's chain",
     }
 
     /// The endpoint the check will connect to, `host:port` (`[v6]:port`), as the target
@@ -139,7 +121,7 @@ impl CertificateCheckBuilder {
                 "invalid server name {name:?}: expected a DNS name or an IP address"
             ))
         })?;
-        let roots = vitals_tls::root_store(&self.extra_roots).map_err(InvalidConfig::new)?;
+        let roots = self.roots.root_store().map_err(InvalidConfig::new)?;
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), vitals_tls::provider())
                 .build()

@@ -145,28 +145,11 @@ impl TcpCheck {
 }
 
 impl TcpCheckBuilder {
-    /// The check's name (default `tcp`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `network`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Scrubs `secret` from every output.
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the connect timeout).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "tcp",
+        component: "network",
+        attempt_timeout: "the connect timeout",
     }
 
     /// How long resolving and connecting may take together (default 5 s).
@@ -243,28 +226,11 @@ impl DnsCheck {
 }
 
 impl DnsCheckBuilder {
-    /// The check's name (default `dns`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `network`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Scrubs `secret` from every output.
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the lookup timeout).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "dns",
+        component: "network",
+        attempt_timeout: "the lookup timeout",
     }
 
     /// How long the lookup may take (default 5 s).

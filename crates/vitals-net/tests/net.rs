@@ -281,3 +281,29 @@ fn bad_targets_are_refused_in_words() {
         .to_string();
     assert!(error.contains("a name without a port"), "{error}");
 }
+
+/// Trust roots mean what they mean in every probe crate: a file as a PEM, added to the
+/// system's; with `only_these_roots`, a chain from another CA is not trusted.
+#[tokio::test]
+async fn a_private_ca_from_a_file_verifies_and_only_these_roots_leaves_others_out() {
+    let ca = TestCa::new();
+    let server = serve(&ca, &["localhost"], days(-1), days(90)).await;
+    let target = format!("localhost:{}", server.addr().port());
+    let from_file = CertificateCheck::builder(&target)
+        .root_certificates_file(ca.ca_path())
+        .build()
+        .unwrap();
+    assert!(from_file.check().await.is_ok());
+
+    let other = TestCa::new();
+    let only_other = CertificateCheck::builder(&target)
+        .root_certificates_pem(other.ca_pem.clone())
+        .only_these_roots()
+        .build()
+        .unwrap();
+    let error = only_other.check().await.unwrap_err().to_string();
+    assert!(
+        error.contains("not trusted") || error.contains("UnknownIssuer"),
+        "{error}"
+    );
+}

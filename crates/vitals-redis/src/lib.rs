@@ -97,7 +97,7 @@ pub struct RedisCheckBuilder {
     connect_timeout: Duration,
     command_timeout: Duration,
     accept_invalid_certs: bool,
-    extra_roots: Vec<String>,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl fmt::Debug for RedisCheckBuilder {
@@ -118,30 +118,12 @@ impl fmt::Debug for RedisCheckBuilder {
 }
 
 impl RedisCheckBuilder {
-    /// The check's name (default `redis`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `redis`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output (the URL's password is scrubbed already).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the driver's own bounds, connect timeout + command
-    /// timeout, for a URL; the registry's default for a client or pool). The registry cuts an
-    /// attempt a grace after it, as for every check.
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "redis",
+        component: "redis",
+        attempt_timeout: "the driver's own bounds, connect timeout + command timeout, for a URL; the registry's default for a client or pool",
+        scrubbed: "the URL's password",
     }
 
     /// How long connecting (TCP, TLS handshake, `AUTH`) may take (default 10 s). Only for a
@@ -165,11 +147,9 @@ impl RedisCheckBuilder {
         self
     }
 
-    /// Also trust these PEM root certificates (a private CA). Only for a check built from a
-    /// URL.
-    pub fn root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
-        self.extra_roots.push(pem.into());
-        self
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "`rediss://` (only for a check built from a URL)",
     }
 
     /// Parses the URL and prepares the check (no connection is made yet).
@@ -193,7 +173,7 @@ impl RedisCheckBuilder {
                 Target::Pool(pool)
             }
             Source::Url(url) => {
-                let config = parse_url(&url, self.accept_invalid_certs, &self.extra_roots)?;
+                let config = parse_url(&url, self.accept_invalid_certs, &self.roots)?;
                 if let Some(password) = &config.password {
                     settings.add_secret(password.clone());
                 }
@@ -220,7 +200,7 @@ impl RedisCheckBuilder {
 fn parse_url(
     url: &str,
     accept_invalid_certs: bool,
-    extra_roots: &[String],
+    roots: &vitals_tls::TrustRoots,
 ) -> Result<Config, InvalidConfig> {
     const SCHEMES: &[&str] = &[
         "redis",
@@ -255,7 +235,7 @@ fn parse_url(
         let client_config = if accept_invalid_certs {
             tls::accept_any()
         } else {
-            tls::verifying(extra_roots).map_err(InvalidConfig::new)?
+            roots.client_config().map_err(InvalidConfig::new)?
         };
         config.tls = Some(TlsConfig::from(client_config));
     }
@@ -287,7 +267,7 @@ impl RedisCheck {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             accept_invalid_certs: false,
-            extra_roots: Vec::new(),
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }

@@ -1,10 +1,8 @@
-//! TLS for Redis: vitals-tls's configurations, and the warning that opting out of
+//! TLS for Redis: the warning that opting out of
 //! verification is for ElastiCache's self-signed certificates only.
 use std::sync::Once;
 
 use rustls::ClientConfig;
-
-pub(crate) use vitals_tls::verifying;
 
 /// Any certificate accepted (vitals-tls), with one warning per process saying where that is
 /// acceptable.

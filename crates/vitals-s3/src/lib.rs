@@ -85,29 +85,11 @@ impl fmt::Debug for BucketCheckBuilder {
 }
 
 impl BucketCheckBuilder {
-    /// The check's name (default `storage`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.check.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `storage`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.check.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output (an AWS secret key or session token).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.check.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the request timeout for the `HeadBucket`s, sent
-    /// together, plus one per deep-check request).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.check.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: check.settings,
+        name: "storage",
+        component: "storage",
+        attempt_timeout: "the request timeout for the `HeadBucket`s, sent together, plus one per deep-check request",
     }
 
     /// How long one S3 request may take, credentials included (the SDK's operation timeout;

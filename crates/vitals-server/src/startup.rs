@@ -2,13 +2,13 @@
 use std::time::Duration;
 
 use vitals_core::Health;
-use vitals_env::{Details, EnvConfig, variables as var};
-use vitals_tower::{DetailsPolicy, HealthLayer, SameBody, StatusPage};
+use vitals_env::{EnvConfig, variables as var};
+use vitals_tower::{HealthLayer, SameBody, StatusPage};
 
 /// The probe layer for `health` with the configured details policy and token, answering
 /// `/livez`, `/readyz`, `/startupz`, `/healthz` and, as the deployment guide probes it, `/`.
 pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<SameBody> {
-    let policy = details_policy(config);
+    let policy = config.details;
     // axum's body can hold bytes: probes are answered in it, pass-through responses are
     // handed on as they are.
     let layer = HealthLayer::new(health)
@@ -25,22 +25,11 @@ pub(crate) fn health_layer(config: &EnvConfig, health: Health) -> HealthLayer<Sa
 pub(crate) fn status_page(config: &EnvConfig, health: Health, path: &str) -> StatusPage {
     let page = StatusPage::new(health)
         .path(path)
-        .details(details_policy(config))
+        .details(config.details)
         .max_event_streams(config.max_event_streams);
     match &config.details_token {
         Some(token) => page.details_token(token.clone()),
         None => page,
-    }
-}
-
-/// `HEALTH_CHECK_DETAILS` as the layer's policy.
-fn details_policy(config: &EnvConfig) -> DetailsPolicy {
-    match config.details {
-        Details::Local => DetailsPolicy::Local,
-        Details::Always => DetailsPolicy::Always,
-        Details::Never => DetailsPolicy::Never,
-        // vitals-env's enum may grow; an unknown policy shows nothing.
-        _ => DetailsPolicy::Never,
     }
 }
 
@@ -121,8 +110,9 @@ pub(crate) fn log_summary(config: &EnvConfig, health: &Health) {
         if !timing.fits() {
             let driver = match component {
                 "mongo" => format!(
-                    " ({} + 5 s for the ping)",
-                    var::MONGO_SERVER_SELECTION_TIMEOUT.name
+                    " ({} + {} ms for the ping)",
+                    var::MONGO_SERVER_SELECTION_TIMEOUT.name,
+                    vitals_mongodb::DEFAULT_COMMAND_TIMEOUT.as_millis()
                 ),
                 "redis" => format!(
                     " ({} + {})",

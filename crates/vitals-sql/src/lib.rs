@@ -21,7 +21,7 @@
 //!
 //! let check = SqlCheck::builder("postgres://app:secret@db.internal:5432/app")
 //!     .tls(SqlTls::VerifyFull)
-//!     .ca_file("/etc/ssl/certs/rds-global-bundle.pem")
+//!     .root_certificates_file("/etc/ssl/certs/rds-global-bundle.pem")
 //!     .connect_timeout(Duration::from_secs(5))
 //!     .build()
 //!     .expect("a valid URL");
@@ -36,7 +36,6 @@
 
 use std::{
     fmt,
-    path::PathBuf,
     str::FromStr,
     time::{Duration, Instant},
 };
@@ -196,7 +195,7 @@ pub struct SqlCheckBuilder {
     query_timeout: Duration,
     acquire_timeout: Duration,
     tls: Option<SqlTls>,
-    ca_file: Option<PathBuf>,
+    roots: vitals_tls::TrustRoots,
 }
 
 impl fmt::Debug for SqlCheckBuilder {
@@ -237,35 +236,18 @@ impl SqlCheck {
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             tls: None,
-            ca_file: None,
+            roots: vitals_tls::TrustRoots::default(),
         }
     }
 }
 
 impl SqlCheckBuilder {
-    /// The check's name (default `database`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `database`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Also scrubs `secret` from every output (the URL's password is scrubbed already).
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default: the driver's bounds, connect or acquire timeout + query
-    /// timeout). The registry cuts an attempt a grace after it, as for every check.
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "database",
+        component: "database",
+        attempt_timeout: "the driver's bounds, connect or acquire timeout + query timeout",
+        scrubbed: "the URL's password",
     }
 
     /// How long opening the check's own connection may take: TCP, TLS and authentication
@@ -294,10 +276,10 @@ impl SqlCheckBuilder {
         self
     }
 
-    /// Trust the CA certificates in this PEM file (a private CA, RDS's bundle).
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
+    vitals_tls::trust_root_methods! {
+        roots: roots,
+        for: "the database's TLS (a private CA, RDS's bundle; sqlx adds them to its roots, so \
+              `only_these_roots` is refused at build)",
     }
 
     /// Parses the URL and prepares the check (no connection is made yet).
@@ -312,8 +294,7 @@ impl SqlCheckBuilder {
                 acquire_timeout: self.acquire_timeout,
             },
             Source::Url(url) => {
-                let (options, endpoint, password) =
-                    parse_url(&url, self.tls, self.ca_file.as_deref())?;
+                let (options, endpoint, password) = parse_url(&url, self.tls, &self.roots)?;
                 if let Some(password) = password {
                     settings.add_secret(password);
                 }
@@ -337,8 +318,9 @@ impl SqlCheckBuilder {
 fn parse_url(
     url: &str,
     tls: Option<SqlTls>,
-    ca_file: Option<&std::path::Path>,
+    roots: &vitals_tls::TrustRoots,
 ) -> Result<(Options, String, Option<String>), InvalidConfig> {
+    let chain = roots.added_chain("sqlx").map_err(InvalidConfig::new)?;
     let invalid = |why: &str| {
         InvalidConfig::new(format!(
             "invalid database URL {:?}: {}; expected {}://user:password@host[:port]/database",
@@ -375,8 +357,8 @@ fn parse_url(
                     SqlTls::VerifyFull => PgSslMode::VerifyFull,
                 });
             }
-            if let Some(ca) = ca_file {
-                options = options.ssl_root_cert(ca);
+            if let Some(chain) = &chain {
+                options = options.ssl_root_cert_from_pem(chain.clone().into_bytes());
             }
             Options::Postgres(Box::new(options))
         }
@@ -399,8 +381,8 @@ fn parse_url(
                     SqlTls::VerifyFull => MySqlSslMode::VerifyIdentity,
                 });
             }
-            if let Some(ca) = ca_file {
-                options = options.ssl_ca(ca);
+            if let Some(chain) = &chain {
+                options = options.ssl_ca_from_pem(chain.clone().into_bytes());
             }
             Options::MySql(Box::new(options))
         }

@@ -143,7 +143,7 @@ async fn own_postgres_password_tls_stop_and_restart() {
     assert!(passed.fields()["version"].starts_with(char::is_numeric));
     let verified = SqlCheck::builder(server.url())
         .tls(SqlTls::VerifyFull)
-        .ca_file(server.ca().ca_path())
+        .root_certificates_file(server.ca().ca_path())
         .build()
         .unwrap();
     verified.check().await.unwrap();
@@ -191,7 +191,7 @@ async fn own_mariadb_tls_stop_and_restart() {
     let mut server = MariaDbServer::start();
     let verified = SqlCheck::builder(server.url())
         .tls(SqlTls::VerifyFull)
-        .ca_file(server.ca().ca_path())
+        .root_certificates_file(server.ca().ca_path())
         .connect_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
@@ -358,5 +358,21 @@ fn signal(name: &str, pid: i32) {
             .status()
             .unwrap()
             .success()
+    );
+}
+
+/// sqlx adds a chain to its own roots and cannot leave them out: asking to is refused when
+/// the check is built, in words, not ignored.
+#[test]
+fn only_these_roots_is_refused_at_build_in_words() {
+    let ca = vitals_testkit::TestCa::new();
+    let error = SqlCheck::builder("postgres://vitals@127.0.0.1:5432/test")
+        .root_certificates_file(ca.ca_path())
+        .only_these_roots()
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "only_these_roots is not available here: sqlx always trusts the system's roots as well"
     );
 }

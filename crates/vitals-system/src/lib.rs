@@ -72,28 +72,11 @@ impl DiskSpaceCheck {
 }
 
 impl DiskSpaceCheckBuilder {
-    /// The check's name (default `disk`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.set_name(name);
-        self
-    }
-
-    /// The check's component (default `disk`).
-    pub fn component(mut self, component: impl Into<String>) -> Self {
-        self.settings.set_component(component);
-        self
-    }
-
-    /// Scrubs `secret` from every output.
-    pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.add_secret(secret);
-        self
-    }
-
-    /// Bounds one attempt (default 2 s: a hung network mount fails the check).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.set_attempt_timeout(timeout);
-        self
+    vitals_core::check_builder_methods! {
+        settings: settings,
+        name: "disk",
+        component: "disk",
+        attempt_timeout: "2 s: a hung network mount fails the check",
     }
 
     /// Warn when fewer bytes than this are free (default 10 MiB).

@@ -9,6 +9,7 @@
 //! skips silently.
 #![forbid(unsafe_code)]
 
+pub mod e2e;
 pub mod grpc;
 mod mongo;
 mod moto;

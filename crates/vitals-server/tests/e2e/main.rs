@@ -4,7 +4,7 @@
 //! module per concern.
 #![allow(missing_docs)]
 
-mod common;
+use vitals_testkit::e2e as common;
 
 mod aws;
 mod config;

@@ -1,5 +1,8 @@
-//! Helpers shared by the end-to-end tests.
-#![allow(dead_code, unreachable_pub)]
+//! Helpers for end-to-end tests that run the built binaries and examples as processes: an
+//! HTTP/1.1 client that reports what came back, starting a server or an example and reading
+//! its address from its log, the drain's SIGTERM, polling, and the pinned outside tools
+//! (Python, kubectl's Kustomize, checkov). vitals-server's tests and the repository's root
+//! tests share them.
 
 use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
@@ -21,12 +24,16 @@ pub async fn output_within(command: &mut Command, limit: Duration) -> std::proce
 /// A parsed HTTP/1.1 response.
 #[derive(Debug)]
 pub struct HttpResponse {
+    /// The status code.
     pub status: u16,
+    /// The headers, in order, as sent.
     pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
     pub body: String,
 }
 
 impl HttpResponse {
+    /// The first header called `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -131,7 +138,7 @@ pub fn server_binary() -> PathBuf {
     built("vitals-server")
 }
 
-/// The repository's root (README, deploy/), whichever package's tests include this file.
+/// The repository's root (README, deploy/).
 pub fn root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
