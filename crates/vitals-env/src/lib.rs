@@ -116,8 +116,10 @@ pub struct EnvConfig {
     pub interval: Option<Duration>,
     /// `HEALTH_CHECK_CACHE_TTL_MS`.
     pub cache_ttl: Duration,
-    /// `HEALTH_CHECK_TIMEOUT_MS`: `None` derives each check's budget.
-    pub timeout: Option<Duration>,
+    /// `HEALTH_CHECK_TIMEOUT_MS`: every check's run budget (its attempts, retries and delays
+    /// together; see `vitals_core::timing`); `None` derives each check's from its driver's
+    /// bounds and the retry schedule. Named for what it bounds, not for the variable.
+    pub run_budget: Option<Duration>,
     /// `HEALTH_CHECK_METRICS`.
     pub metrics: bool,
     /// `HEALTH_STATUS_PAGE`: the status page's path, `None` when off.
@@ -149,7 +151,7 @@ impl fmt::Debug for EnvConfig {
             .field("non_critical", &self.non_critical.to_string())
             .field("interval", &self.interval)
             .field("cache_ttl", &self.cache_ttl)
-            .field("timeout", &self.timeout)
+            .field("run_budget", &self.run_budget)
             .field("metrics", &self.metrics)
             .field("status_page", &self.status_page)
             .field("shutdown_delay", &self.shutdown_delay)
@@ -233,7 +235,7 @@ impl EnvConfig {
         let non_critical = env.components(&var::NON_CRITICAL)?;
         let interval = env.millis(&var::INTERVAL, 0)?.filter(|i| !i.is_zero());
         let cache_ttl = env.millis(&var::CACHE_TTL, 1)?.expect(DEFAULTED);
-        let timeout = env.millis(&var::TIMEOUT, 1)?;
+        let run_budget = env.millis(&var::RUN_BUDGET, 1)?;
         let metrics = env.boolean(&var::METRICS)?.expect(DEFAULTED);
         let status_page = env
             .parsed(
@@ -276,7 +278,7 @@ impl EnvConfig {
             non_critical,
             interval,
             cache_ttl,
-            timeout,
+            run_budget,
             metrics,
             status_page,
             shutdown_delay,
@@ -310,7 +312,7 @@ impl EnvConfig {
         if let Some(interval) = self.interval {
             builder = builder.interval(interval);
         }
-        if let Some(budget) = self.timeout {
+        if let Some(budget) = self.run_budget {
             builder = builder.run_budget(budget);
         }
         if let Some(token) = &self.details_token {

@@ -13,8 +13,13 @@ pub struct Variable {
     pub default: DefaultValue,
     /// Whether the deployment guide defines it (else it is vitals' own).
     pub from_guide: bool,
-    /// What it does and accepts, in one line.
+    /// What it does and accepts, in one line; `{components}` stands for the component names
+    /// ([`COMPONENTS`](crate::COMPONENTS)), which [`Variable::describe`] fills in.
     pub meaning: &'static str,
+    /// A value of the right form that plans the same check, for a linter that sees the
+    /// variable set from a Secret (its value unknown): the check's timing does not depend on
+    /// it. `None` for variables whose value alone matters.
+    pub stand_in: Option<&'static str>,
     /// The cargo feature of vitals-env that reads it (`None`: every build does). Set in a
     /// build without that feature, it is an error, never ignored.
     pub feature: Option<Feature>,
@@ -76,6 +81,22 @@ impl Variable {
         self.feature = Some(feature);
         self
     }
+
+    /// What it does and accepts, in one line, as people read it: [`Variable::meaning`] with
+    /// the component names filled in from their one list.
+    pub fn describe(&self) -> std::borrow::Cow<'static, str> {
+        if !self.meaning.contains("{components}") {
+            return std::borrow::Cow::Borrowed(self.meaning);
+        }
+        let names: Vec<String> = crate::COMPONENTS.iter().map(|c| format!("`{c}`")).collect();
+        std::borrow::Cow::Owned(self.meaning.replace("{components}", &names.join(", ")))
+    }
+
+    /// The variable, with a stand-in value for planning its check unseen.
+    const fn stand_in(mut self, value: &'static str) -> Variable {
+        self.stand_in = Some(value);
+        self
+    }
 }
 
 impl DefaultValue {
@@ -127,6 +148,7 @@ const fn guide(name: &'static str, default: DefaultValue, meaning: &'static str)
         from_guide: true,
         meaning,
         feature: None,
+        stand_in: None,
     }
 }
 
@@ -137,6 +159,7 @@ const fn own(name: &'static str, default: DefaultValue, meaning: &'static str) -
         from_guide: false,
         meaning,
         feature: None,
+        stand_in: None,
     }
 }
 
@@ -162,7 +185,7 @@ pub const MAX_RETRY_DELAY: Variable = guide(
 pub const SKIP: Variable = guide(
     "SKIP_HEALTH_CHECKS",
     DefaultValue::None,
-    "`all` or a comma list of `mongo`, `redis`, `storage`, `custom_code`, `database`, `amqp`, `nats`, `certificate`, `disk`: reported as skipped, not run",
+    "`all` or a comma list of {components}: reported as skipped, not run",
 );
 /// `NON_CRITICAL_HEALTH_CHECKS`.
 pub const NON_CRITICAL: Variable = own(
@@ -176,7 +199,8 @@ pub const MONGO_URI: Variable = guide(
     DefaultValue::None,
     "`mongodb://` or `mongodb+srv://` connection string: adds the `mongo` check",
 )
-.needs(MONGODB);
+.needs(MONGODB)
+.stand_in("mongodb://unknown.invalid:27017");
 /// `MONGO_SERVER_SELECTION_TIMEOUT_MS`.
 pub const MONGO_SERVER_SELECTION_TIMEOUT: Variable = guide(
     "MONGO_SERVER_SELECTION_TIMEOUT_MS",
@@ -197,7 +221,8 @@ pub const REDIS_URI: Variable = guide(
     DefaultValue::None,
     "`redis://`, `rediss://` (TLS) or `redis-cluster://` URL: adds the `redis` check",
 )
-.needs(REDIS);
+.needs(REDIS)
+.stand_in("redis://unknown.invalid:6379");
 /// `REDIS_CONNECT_TIMEOUT_MS`.
 pub const REDIS_CONNECT_TIMEOUT: Variable = guide(
     "REDIS_CONNECT_TIMEOUT_MS",
@@ -225,21 +250,24 @@ pub const TMP_BUCKET: Variable = guide(
     DefaultValue::None,
     "S3 bucket for temporary files (7-day expiration): adds the `storage` check",
 )
-.needs(S3);
+.needs(S3)
+.stand_in("unknown-bucket");
 /// `CONNECTORS_STORAGE_BUCKET`.
 pub const CONNECTORS_BUCKET: Variable = guide(
     "CONNECTORS_STORAGE_BUCKET",
     DefaultValue::None,
     "S3 bucket for connectors: adds the `storage` check",
 )
-.needs(S3);
+.needs(S3)
+.stand_in("unknown-bucket");
 /// `STATIC_STORAGE_BUCKET`.
 pub const STATIC_BUCKET: Variable = guide(
     "STATIC_STORAGE_BUCKET",
     DefaultValue::None,
     "S3 bucket for static files (CORS for GET): adds the `storage` check",
 )
-.needs(S3);
+.needs(S3)
+.stand_in("unknown-bucket");
 /// `STORAGE_DEEP_CHECK`.
 pub const STORAGE_DEEP_CHECK: Variable = own(
     "STORAGE_DEEP_CHECK",
@@ -260,21 +288,24 @@ pub const CUSTOM_CODE_RUNNER_URI: Variable = guide(
     DefaultValue::None,
     "the custom-code runner's `http(s)://` URL: adds the `custom_code` check",
 )
-.needs(HTTP);
+.needs(HTTP)
+.stand_in("http://unknown.invalid");
 /// `DATABASE_URL`.
 pub const DATABASE_URL: Variable = own(
     "DATABASE_URL",
     DefaultValue::None,
     "`postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL, as sqlx reads it (TLS by its `sslmode`/`ssl-mode` and CA parameters): adds the `database` check",
 )
-.needs(SQL);
+.needs(SQL)
+.stand_in("postgres://unknown.invalid/db");
 /// `AMQP_URL`.
 pub const AMQP_URL: Variable = own(
     "AMQP_URL",
     DefaultValue::None,
     "RabbitMQ (AMQP 0-9-1) `amqp://` or `amqps://` URL: adds the `amqp` check (connection and channel open)",
 )
-.needs(AMQP);
+.needs(AMQP)
+.stand_in("amqp://unknown.invalid");
 /// `AMQP_QUEUE`.
 pub const AMQP_QUEUE: Variable = own(
     "AMQP_QUEUE",
@@ -288,7 +319,8 @@ pub const NATS_URL: Variable = own(
     DefaultValue::None,
     "`nats://` or `tls://` URL, as the nats CLI reads it: adds the `nats` check (a round trip through the server)",
 )
-.needs(NATS);
+.needs(NATS)
+.stand_in("nats://unknown.invalid");
 /// `NATS_JETSTREAM`.
 pub const NATS_JETSTREAM: Variable = own(
     "NATS_JETSTREAM",
@@ -302,7 +334,8 @@ pub const TLS_CERTIFICATE_ENDPOINTS: Variable = own(
     DefaultValue::None,
     "comma list of `host[:port]` (443 by default) whose certificates to watch: adds a `certificate:host:port` check each (component `certificate`)",
 )
-.needs(CERTIFICATE);
+.needs(CERTIFICATE)
+.stand_in("unknown.invalid:443");
 /// `TLS_CERTIFICATE_WARN_DAYS`.
 pub const TLS_CERTIFICATE_WARN_DAYS: Variable = own(
     "TLS_CERTIFICATE_WARN_DAYS",
@@ -316,7 +349,8 @@ pub const DISK_SPACE_PATH: Variable = own(
     DefaultValue::None,
     "a path whose file system's free space to watch: adds the `disk` check",
 )
-.needs(DISK);
+.needs(DISK)
+.stand_in("/");
 /// `DISK_SPACE_THRESHOLD_MB`.
 pub const DISK_SPACE_THRESHOLD: Variable = own(
     "DISK_SPACE_THRESHOLD_MB",
@@ -369,7 +403,7 @@ pub const CACHE_TTL: Variable = own(
     "on demand, how long a result is reused, in ms (one run per check per TTL)",
 );
 /// `HEALTH_CHECK_TIMEOUT_MS`.
-pub const TIMEOUT: Variable = own(
+pub const RUN_BUDGET: Variable = own(
     "HEALTH_CHECK_TIMEOUT_MS",
     DefaultValue::Text("derived"),
     "budget of one check run in ms, retries included; unset, every attempt fits (the timing rule)",
@@ -483,7 +517,7 @@ pub const VARIABLES: &[Variable] = &[
     DETAILS_TOKEN,
     INTERVAL,
     CACHE_TTL,
-    TIMEOUT,
+    RUN_BUDGET,
     METRICS,
     STATUS_PAGE,
     SHUTDOWN_DELAY,
@@ -517,7 +551,8 @@ pub fn markdown_table() -> String {
         let from = if v.from_guide { "guide" } else { "vitals" };
         out.push_str(&format!(
             "| `{}` | {default} | {from} | {} |\n",
-            v.name, v.meaning
+            v.name,
+            v.describe()
         ));
     }
     out

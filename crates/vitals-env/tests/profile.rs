@@ -222,7 +222,7 @@ fn the_documented_defaults_are_the_defaults() {
         c.cache_ttl.as_millis().to_string(),
         variables::CACHE_TTL.default.to_string()
     );
-    assert_eq!(c.timeout, None, "derived");
+    assert_eq!(c.run_budget, None, "derived");
     assert_eq!(
         c.metrics.to_string(),
         variables::METRICS.default.to_string()
@@ -365,5 +365,18 @@ fn connection_bounds_and_stream_budgets_validate() {
         assert_eq!(err.variable(), variable, "{text}");
         assert!(text.contains(&format!("{variable}=\"{junk}\"")), "{text}");
         assert!(text.contains(accepted), "{variable}: {text}");
+    }
+}
+
+/// Every stand-in (what a linter plans a Secret's variable with) is a value vitals-env
+/// accepts and that adds a check: the stand-ins live beside the variables they stand for.
+#[test]
+fn every_stand_in_is_accepted_and_adds_a_check() {
+    for variable in VARIABLES.iter().filter(|v| v.stand_in.is_some()) {
+        let value = variable.stand_in.unwrap();
+        let config =
+            EnvConfig::from_lookup(|name| (name == variable.name).then(|| value.to_owned()))
+                .unwrap_or_else(|e| panic!("{}={value}: {e}", variable.name));
+        assert_eq!(config.checks().len(), 1, "{}={value}", variable.name);
     }
 }

@@ -1,8 +1,6 @@
 //! The containers that run the server in a set of manifests, and the environment each sees.
 use std::collections::BTreeMap;
 
-use vitals_env::variables as var;
-
 use super::yaml::Node;
 
 /// One input document and where it came from.
@@ -202,26 +200,13 @@ pub(crate) fn environment(
     env
 }
 
-/// A stand-in for a variable set from a Secret, so that its check is planned (its timing does
-/// not depend on the value); `None` for variables whose value alone matters.
+/// A stand-in for a variable set from a Secret, so that its check is planned: vitals-env's
+/// ([`vitals_env::Variable::stand_in`]).
 pub(crate) fn stand_in(variable: &str) -> Option<&'static str> {
-    let table: [(&str, &str); 11] = [
-        (var::MONGO_URI.name, "mongodb://unknown.invalid:27017"),
-        (var::REDIS_URI.name, "redis://unknown.invalid:6379"),
-        (var::CUSTOM_CODE_RUNNER_URI.name, "http://unknown.invalid"),
-        (var::TMP_BUCKET.name, "unknown-bucket"),
-        (var::CONNECTORS_BUCKET.name, "unknown-bucket"),
-        (var::STATIC_BUCKET.name, "unknown-bucket"),
-        (var::DATABASE_URL.name, "postgres://unknown.invalid/db"),
-        (var::AMQP_URL.name, "amqp://unknown.invalid"),
-        (var::NATS_URL.name, "nats://unknown.invalid"),
-        (var::TLS_CERTIFICATE_ENDPOINTS.name, "unknown.invalid:443"),
-        (var::DISK_SPACE_PATH.name, "/"),
-    ];
-    table
+    vitals_env::VARIABLES
         .iter()
-        .find(|(name, _)| *name == variable)
-        .map(|(_, value)| *value)
+        .find(|v| v.name == variable)?
+        .stand_in
 }
 
 /// `KEY=VALUE` lines (blank lines and `#` comments skipped), as `kubectl create configmap

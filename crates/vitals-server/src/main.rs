@@ -61,7 +61,7 @@ fn help() -> String {
             vitals_env::DefaultValue::None => String::new(),
             default => format!(" (default: {default})"),
         };
-        out.push_str(&format!("  {:width$}  {}{default}\n", v.name, v.meaning));
+        out.push_str(&format!("  {:width$}  {}{default}\n", v.name, v.describe()));
     }
     out.push_str(
         "\nServes /livez, /readyz, /startupz, /healthz and / over HTTP, and grpc.health.v1 on\n\

@@ -133,7 +133,7 @@ pub(crate) fn log_summary(config: &EnvConfig, health: &Health) {
     if !short.is_empty() {
         tracing::warn!(
             "{} is too short for {}={}: {}; raise it or unset it to derive it",
-            var::TIMEOUT.name,
+            var::RUN_BUDGET.name,
             var::RETRIES.name,
             config.backoff.retries(),
             short.join("; ")

@@ -84,7 +84,7 @@ async fn help_lists_every_variable_and_unknown_arguments_are_refused() {
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{} ", variable.name)))
             .unwrap_or_else(|| panic!("--help lacks {}: {text}", variable.name));
-        assert!(line.contains(variable.meaning), "{line}");
+        assert!(line.contains(variable.describe().as_ref()), "{line}");
         if !variable.default.is_none() {
             assert!(
                 line.ends_with(&format!("(default: {})", variable.default)),
