@@ -6,6 +6,7 @@
 //! | metric | type | labels | unit | meaning |
 //! |---|---|---|---|---|
 //! | `vitals_healthcheck` | gauge | `name`, `component`, `critical` | | the check's latest status: 2 pass, 1 warn, 0 fail |
+//! | `vitals_healthcheck_status` | gauge | `name`, `component`, `critical`, `status` | | 1 for the check's latest status (`pass`, `warn`, `fail`), 0 for the others: one series per status, as kube-state-metrics shapes a state, so `sum by (name) (vitals_healthcheck_status{status="fail"})` counts the replicas that see a check fail |
 //! | `vitals_healthchecks_total` | counter | `name`, `component`, `critical`, `status` | runs | completed runs by outcome (`pass`, `warn`, `fail`) |
 //! | `vitals_healthcheck_duration_seconds` | histogram | `name`, `component`, `critical` | seconds | how long a run took, retries and delays included |
 //! | `vitals_healthcheck_attempts_total` | counter | `name`, `component`, `critical` | attempts | attempts made; above the runs total, retries happened |
@@ -23,6 +24,8 @@ use crate::{CheckStatus, Probe, Status};
 pub mod names {
     /// Gauge: the check's latest status, 2 pass, 1 warn, 0 fail.
     pub const CHECK_STATUS: &str = "vitals_healthcheck";
+    /// Gauge: 1 for the check's latest status, 0 for the others, one series per status.
+    pub const CHECK_STATE: &str = "vitals_healthcheck_status";
     /// Counter: completed runs by outcome.
     pub const CHECK_RUNS: &str = "vitals_healthchecks_total";
     /// Histogram: run duration in seconds.
@@ -59,6 +62,7 @@ fn status_index(status: Status) -> usize {
 /// The handles of one check's metrics.
 pub(crate) struct CheckMetrics {
     status: ::metrics::Gauge,
+    state: [::metrics::Gauge; 3],
     runs: [::metrics::Counter; 3],
     duration: ::metrics::Histogram,
     attempts: ::metrics::Counter,
@@ -72,13 +76,18 @@ impl CheckMetrics {
             ("component", component.to_owned()),
             ("critical", critical.to_string()),
         ];
-        let runs = STATUSES.map(|status| {
+        let by_status = |status: Status| {
             let mut labels = labels.to_vec();
             labels.push(("status", status.as_str().to_owned()));
-            ::metrics::counter!(names::CHECK_RUNS, &labels)
-        });
+            labels
+        };
+        let runs =
+            STATUSES.map(|status| ::metrics::counter!(names::CHECK_RUNS, &by_status(status)));
+        let state =
+            STATUSES.map(|status| ::metrics::gauge!(names::CHECK_STATE, &by_status(status)));
         CheckMetrics {
             status: ::metrics::gauge!(names::CHECK_STATUS, &labels),
+            state,
             runs,
             duration: ::metrics::histogram!(names::CHECK_DURATION, &labels),
             attempts: ::metrics::counter!(names::CHECK_ATTEMPTS, &labels),
@@ -92,6 +101,9 @@ impl CheckMetrics {
             return;
         };
         self.status.set(gauge_value(status));
+        for (gauge, each) in self.state.iter().zip(STATUSES) {
+            gauge.set(if each == status { 1.0 } else { 0.0 });
+        }
         self.runs[status_index(status)].increment(1);
         self.duration.record(duration.as_secs_f64());
         self.attempts.increment(u64::from(attempts));

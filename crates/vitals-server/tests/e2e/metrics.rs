@@ -126,6 +126,18 @@ async fn metrics_follow_a_real_redis_down_and_up_and_carry_no_secret() {
         value(s, gauge, REDIS) == Some(1.0)
     })
     .await;
+    // One series per status, 1 for the latest: what a fleet query sums across replicas.
+    let state = |status: &str| {
+        value(
+            &down,
+            "vitals_healthcheck_status",
+            &[("name", "redis"), ("status", status)],
+        )
+    };
+    assert_eq!(
+        (state("pass"), state("warn"), state("fail")),
+        (Some(0.0), Some(1.0), Some(0.0))
+    );
     let warns = value(&down, runs, &[("name", "redis"), ("status", "warn")]).unwrap();
     assert!(warns >= 1.0);
     // Each failed run made 2 attempts (a retry): attempts outgrow runs.
