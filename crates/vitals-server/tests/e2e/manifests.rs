@@ -535,3 +535,98 @@ fn the_readme_deploy_commands_create_one_working_variant() {
         "the Deployment reads MONGO_URI and REDIS_URI from its secret"
     );
 }
+
+/// The HTTP overlay with the Prometheus component added, as a user's kustomization adds it
+/// (rendered from a folder of its own, naming the repository's by relative paths).
+fn render_with_prometheus() -> Vec<Yaml> {
+    let dir = tempfile::Builder::new()
+        .prefix("with-prometheus-")
+        .tempdir()
+        .unwrap();
+    // Kustomize takes relative paths only: from the folder up to `/`, then down to the repo.
+    let up = "../".repeat(dir.path().components().count() - 1);
+    let root = common::root();
+    let repo = root.strip_prefix("/").unwrap().display();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+             resources:\n  - {up}{repo}/{HTTP_OVERLAY}\n\
+             components:\n  - {up}{repo}/deploy/kubernetes/components/prometheus\n"
+        ),
+    )
+    .unwrap();
+    YamlLoader::load_from_str(&common::kustomize(dir.path().to_str().unwrap())).unwrap()
+}
+
+/// The Prometheus component scrapes every replica where the server serves its metrics: the
+/// PodMonitor selects the Deployment's pods by their labels, names a port the container has,
+/// and the annotations say the same port and path; the server answers that path with the
+/// Prometheus text format; the rest of the rendering is the HTTP overlay's, unchanged.
+#[tokio::test]
+async fn the_prometheus_component_scrapes_each_replica_where_metrics_are_served() {
+    let docs = render_with_prometheus();
+    let monitor = only(&docs, "PodMonitor");
+    let deployment = only(&docs, "Deployment");
+    let template = &deployment["spec"]["template"];
+    assert_eq!(
+        monitor["apiVersion"].as_str(),
+        Some("monitoring.coreos.com/v1")
+    );
+    assert_eq!(
+        monitor["metadata"]["namespace"],
+        deployment["metadata"]["namespace"]
+    );
+    let selector = monitor["spec"]["selector"]["matchLabels"]
+        .as_hash()
+        .unwrap();
+    for (key, value) in selector {
+        assert_eq!(
+            &template["metadata"]["labels"][key.as_str().unwrap()],
+            value
+        );
+    }
+    let endpoint = &monitor["spec"]["podMetricsEndpoints"][0];
+    let port_name = endpoint["port"].as_str().unwrap();
+    let container_port = template["spec"]["containers"][0]["ports"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some(port_name))
+        .unwrap_or_else(|| panic!("no container port called {port_name}"))["containerPort"]
+        .as_i64()
+        .unwrap();
+    let path = endpoint["path"].as_str().unwrap();
+    let annotations = &template["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/scrape"].as_str(), Some("true"));
+    assert_eq!(
+        annotations["prometheus.io/port"].as_str(),
+        Some(container_port.to_string().as_str())
+    );
+    assert_eq!(annotations["prometheus.io/path"].as_str(), Some(path));
+    assert_eq!(container_port, default_port().await);
+
+    let (mut child, addr, _log) = start_server(&[]).await;
+    let metrics = http(addr, "GET", path, &[]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains("vitals_probe_status"),
+        "{}",
+        metrics.body
+    );
+    child.kill().await.unwrap();
+
+    // Nothing else changes: the same objects as the HTTP overlay, plus the PodMonitor.
+    let kinds = |docs: &[Yaml]| -> Vec<String> {
+        let mut kinds: Vec<String> = docs
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap().to_owned())
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    let mut expected = kinds(&render(HTTP_OVERLAY));
+    expected.push("PodMonitor".to_owned());
+    expected.sort();
+    assert_eq!(kinds(&docs), expected);
+}
