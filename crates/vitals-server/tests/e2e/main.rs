@@ -17,6 +17,7 @@ mod lint;
 mod manifests;
 mod metrics;
 mod network;
+mod prometheus;
 mod readme;
 mod secrets;
 mod server;

@@ -616,7 +616,8 @@ async fn the_prometheus_component_scrapes_each_replica_where_metrics_are_served(
     );
     child.kill().await.unwrap();
 
-    // Nothing else changes: the same objects as the HTTP overlay, plus the PodMonitor.
+    // Nothing else changes: the same objects as the HTTP overlay, plus the PodMonitor and the
+    // PrometheusRule (tests/e2e/prometheus.rs).
     let kinds = |docs: &[Yaml]| -> Vec<String> {
         let mut kinds: Vec<String> = docs
             .iter()
@@ -626,7 +627,7 @@ async fn the_prometheus_component_scrapes_each_replica_where_metrics_are_served(
         kinds
     };
     let mut expected = kinds(&render(HTTP_OVERLAY));
-    expected.push("PodMonitor".to_owned());
+    expected.extend(["PodMonitor".to_owned(), "PrometheusRule".to_owned()]);
     expected.sort();
     assert_eq!(kinds(&docs), expected);
 }
