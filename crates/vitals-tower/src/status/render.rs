@@ -23,10 +23,18 @@ impl Snapshot {
     pub(crate) fn take(health: &Health, trusted: bool) -> Snapshot {
         // What /readyz answers now: the drain included.
         let readiness = health.latest(Probe::Readiness);
+        // Readiness read once: the overall status and the `readyz` entry cannot disagree.
+        let probes = Probe::EVERY.map(|probe| {
+            let status = match probe {
+                Probe::Readiness => readiness.status,
+                _ => health.latest_status(probe),
+            };
+            (probe.name(), status)
+        });
         Snapshot {
             overall: readiness.status,
             note: readiness.output,
-            probes: Probe::EVERY.map(|probe| (probe.name(), health.latest_status(probe))),
+            probes,
             checks: health.history(),
             trusted,
             at: SystemTime::now(),
