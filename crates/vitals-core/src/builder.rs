@@ -9,7 +9,7 @@ use std::{
 use vitals_retry::Backoff;
 
 use crate::{
-    Check, CheckOptions, CheckTiming, Health, Probes, Scrubber, Severity, Skip,
+    Check, CheckOptions, CheckTiming, Fleet, Health, Probes, Scrubber, Severity, Skip,
     engine::{Engine, EngineConfig, Listener, StatusChange},
     entry::{Entry, EntryState},
     history::History,
@@ -65,6 +65,7 @@ pub struct HealthBuilder {
     listeners: Vec<Listener>,
     scrubber: Scrubber,
     jitter_seed: Option<u64>,
+    fleet: Option<Fleet>,
 }
 
 impl fmt::Debug for HealthBuilder {
@@ -100,6 +101,7 @@ impl Health {
             listeners: Vec::new(),
             scrubber: Scrubber::new(),
             jitter_seed: None,
+            fleet: None,
         }
     }
 }
@@ -252,6 +254,14 @@ impl HealthBuilder {
         self
     }
 
+    /// What every replica sees, as a fleet-wide source keeps reading it (vitals-prometheus):
+    /// checks registered [`shared`](CheckOptions::shared) fail open while a fresh reading says
+    /// every replica sees them fail, and [`Health::fleet`] hands the reading to status pages.
+    pub fn fleet(mut self, fleet: Fleet) -> Self {
+        self.fleet = Some(fleet);
+        self
+    }
+
     /// Seeds the retry jitter, so a test sees the same delays every time.
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.jitter_seed = Some(seed);
@@ -292,6 +302,7 @@ impl HealthBuilder {
                 timing: planned.timing,
                 backoff: planned.backoff,
                 critical: planned.critical,
+                shared: options.shared,
                 probes: options.probes,
                 failure_threshold: options.failure_threshold.max(1),
                 interval: planned.interval,
@@ -308,6 +319,7 @@ impl HealthBuilder {
             scrubber: self.scrubber,
             answer_within: self.answer_within,
             jitter_seed: self.jitter_seed,
+            fleet: self.fleet,
         });
         Health { engine }
     }

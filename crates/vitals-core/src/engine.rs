@@ -18,7 +18,8 @@ use std::{
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
-    CheckError, CheckStatus, Details, Probe, Provenance, Report, ReportOptions, Scrubber, Status,
+    CheckError, CheckStatus, Details, Fleet, Probe, Provenance, Report, ReportOptions, Scrubber,
+    Status,
     entry::{Entry, Flight, Outcome, round_ms},
     metrics::ProbeMetrics,
     run::{FinishedRun, run_check},
@@ -54,6 +55,8 @@ pub(crate) struct Engine {
     pub(crate) scrubber: Scrubber,
     pub(crate) answer_within: Duration,
     jitter_seed: Option<u64>,
+    /// What every replica sees: decides fail-open for shared checks, read by status pages.
+    pub(crate) fleet: Option<Fleet>,
     pub(crate) probe_metrics: ProbeMetrics,
     /// Open watchers ([`Demand`]): while any, on-demand checks are run as if probed.
     demand: AtomicUsize,
@@ -94,6 +97,7 @@ pub(crate) struct EngineConfig {
     pub(crate) scrubber: Scrubber,
     pub(crate) answer_within: Duration,
     pub(crate) jitter_seed: Option<u64>,
+    pub(crate) fleet: Option<Fleet>,
 }
 
 /// A result that is ready, or a run to wait for (with the result it will replace).
@@ -124,6 +128,7 @@ impl Engine {
             scrubber: config.scrubber,
             answer_within: config.answer_within,
             jitter_seed: config.jitter_seed,
+            fleet: config.fleet,
             probe_metrics: ProbeMetrics::new(),
             demand: AtomicUsize::new(0),
             demand_task: AtomicBool::new(false),
@@ -185,7 +190,13 @@ impl Engine {
             span,
         } = run;
         let outcome = self.record(entry, result, attempts, duration);
-        entry.metrics.run(outcome.status, attempts, duration);
+        entry.metrics.run(
+            outcome.status,
+            attempts,
+            duration,
+            outcome.consecutive_failures == 0,
+            outcome.fail_open.is_some(),
+        );
         span.record("attempts", attempts);
         span.record("outcome", outcome.status.as_str());
         span.record("duration_ms", duration.as_millis() as u64);
@@ -237,13 +248,27 @@ impl Engine {
             state.consecutive_failures += 1;
         }
         let damped = state.consecutive_failures < entry.failure_threshold;
-        let status = match (&message, &warning) {
+        let mut status = match (&message, &warning) {
             (None, None) => CheckStatus::Pass,
             (None, Some(_)) => CheckStatus::Warn,
             (Some(_), _) if entry.critical && !damped => CheckStatus::Fail,
             (Some(_), _) => CheckStatus::Warn,
         };
+        // Fail-open: a shared dependency that a fresh fleet reading shows failing everywhere
+        // is not this replica's fault; failing readiness would only empty the Service.
+        let fail_open = (status == CheckStatus::Fail && entry.shared)
+            .then(|| self.fleet.as_ref()?.fails_everywhere(&entry.name))
+            .flatten();
+        if fail_open.is_some() {
+            status = CheckStatus::Warn;
+        }
         let output = match (&message, warning) {
+            (Some(message), _) if let Some(replicas) = fail_open => Some(format!(
+                "fail-open: the whole fleet ({replicas} of {replicas} replicas) sees {} failing, \
+                 so readiness stays ready: {}",
+                entry.name,
+                scrub(message)
+            )),
             (Some(message), _) if entry.critical && damped => Some(format!(
                 "{} (failure {} of {} before fail)",
                 scrub(message),
@@ -263,6 +288,7 @@ impl Engine {
             finished_wall: now_wall,
             consecutive_failures: state.consecutive_failures,
             last_success: state.last_success,
+            fail_open,
         });
         state.last = Some(outcome.clone());
         state.flight = None;

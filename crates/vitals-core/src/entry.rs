@@ -20,6 +20,8 @@ pub(crate) struct Entry {
     pub(crate) timing: CheckTiming,
     pub(crate) backoff: Backoff,
     pub(crate) critical: bool,
+    /// Fails open when the whole fleet sees it fail ([`crate::CheckOptions::shared`]).
+    pub(crate) shared: bool,
     pub(crate) probes: Probes,
     pub(crate) failure_threshold: u32,
     /// `Some`: background mode. `None`: on demand, with `ttl`.
@@ -60,6 +62,8 @@ pub(crate) struct Outcome {
     pub(crate) finished_wall: SystemTime,
     pub(crate) consecutive_failures: u32,
     pub(crate) last_success: Option<SystemTime>,
+    /// `Some(n)`: the run failed and was served as warn because all `n` replicas saw it fail.
+    pub(crate) fail_open: Option<usize>,
 }
 
 impl Entry {

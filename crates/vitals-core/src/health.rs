@@ -146,6 +146,12 @@ impl Health {
         Some(check_history(entry, SystemTime::now()))
     }
 
+    /// The latest reading of the fleet given to [`HealthBuilder::fleet`](crate::HealthBuilder::fleet)
+    /// (`None`: none given), for status pages: reads nothing.
+    pub fn fleet(&self) -> Option<Arc<crate::FleetView>> {
+        self.engine.fleet.as_ref().map(crate::Fleet::latest)
+    }
+
     /// Standing demand for fresh results, for a long-lived watcher of
     /// [`Health::subscribe`] (a gRPC `Watch`): while the guard lives, on-demand checks are
     /// run whenever their result expires, as if probed at their TTL, so the watcher hears of a
@@ -263,6 +269,9 @@ pub struct CheckHistory {
     pub runs: Vec<RunRecord>,
     /// Its recent status changes, oldest first.
     pub transitions: Vec<Transition>,
+    /// `Some(n)`: its latest run failed and is served as warn because all `n` replicas see
+    /// it fail ([`CheckOptions::shared`](crate::CheckOptions::shared)).
+    pub fail_open: Option<usize>,
     /// Its timing.
     pub timing: CheckTiming,
     /// Background mode's period (`None`: on demand).
@@ -274,6 +283,7 @@ fn check_history(entry: &Entry, now: SystemTime) -> CheckHistory {
     let status = entry
         .status_at(tokio::time::Instant::now(), false)
         .unwrap_or(CheckStatus::Fail);
+    let fail_open = entry.lock().last.as_ref().and_then(|last| last.fail_open);
     let history = entry.history();
     let (runs, transitions) = history.snapshot();
     let uptime = crate::history::UPTIME_WINDOWS
@@ -294,6 +304,7 @@ fn check_history(entry: &Entry, now: SystemTime) -> CheckHistory {
         uptime,
         runs,
         transitions,
+        fail_open,
         timing: entry.timing,
         interval: entry.interval,
     }

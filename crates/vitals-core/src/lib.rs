@@ -58,6 +58,7 @@ mod check;
 mod config;
 mod engine;
 mod entry;
+mod fleet;
 mod health;
 pub mod history;
 #[cfg(feature = "metrics")]
@@ -79,6 +80,7 @@ pub use cause::Cause;
 pub use check::{Check, CheckError, Details, SettingsCheck};
 pub use config::{CheckSettings, Components, InvalidConfig, Skip};
 pub use engine::{Demand, StatusChange};
+pub use fleet::{Fleet, FleetCheck, FleetReplica, FleetView, MIN_REPLICAS, WeakFleet};
 pub use health::{CheckHistory, Health};
 pub use options::{CheckOptions, Probe, Probes, Severity};
 pub use report::{CheckReport, CheckStatus, Provenance, Report, RunProgress, Status};

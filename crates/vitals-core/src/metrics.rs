@@ -7,6 +7,8 @@
 //! |---|---|---|---|---|
 //! | `vitals_healthcheck` | gauge | `name`, `component`, `critical` | | the check's latest status: 2 pass, 1 warn, 0 fail |
 //! | `vitals_healthcheck_status` | gauge | `name`, `component`, `critical`, `status` | | 1 for the check's latest status (`pass`, `warn`, `fail`), 0 for the others: one series per status, as kube-state-metrics shapes a state, so `sum by (name) (vitals_healthcheck_status{status="fail"})` counts the replicas that see a check fail |
+//! | `vitals_healthcheck_up` | gauge | `name`, `component`, `critical` | | 1 when the check's latest run succeeded, else 0: the dependency as this replica sees it, before flap damping, non-critical or fail-open; what fleet uptime and fail-open read |
+//! | `vitals_healthcheck_fail_open` | gauge | `name`, `component`, `critical` | | 1 while the check's latest run failed and is served as warn because every replica sees it fail ([`CheckOptions::shared`](crate::CheckOptions::shared)) |
 //! | `vitals_healthchecks_total` | counter | `name`, `component`, `critical`, `status` | runs | completed runs by outcome (`pass`, `warn`, `fail`) |
 //! | `vitals_healthcheck_duration_seconds` | histogram | `name`, `component`, `critical` | seconds | how long a run took, retries and delays included |
 //! | `vitals_healthcheck_attempts_total` | counter | `name`, `component`, `critical` | attempts | attempts made; above the runs total, retries happened |
@@ -26,6 +28,10 @@ pub mod names {
     pub const CHECK_STATUS: &str = "vitals_healthcheck";
     /// Gauge: 1 for the check's latest status, 0 for the others, one series per status.
     pub const CHECK_STATE: &str = "vitals_healthcheck_status";
+    /// Gauge: 1 when the check's latest run succeeded, else 0.
+    pub const CHECK_UP: &str = "vitals_healthcheck_up";
+    /// Gauge: 1 while the check fails open.
+    pub const CHECK_FAIL_OPEN: &str = "vitals_healthcheck_fail_open";
     /// Counter: completed runs by outcome.
     pub const CHECK_RUNS: &str = "vitals_healthchecks_total";
     /// Histogram: run duration in seconds.
@@ -63,6 +69,8 @@ fn status_index(status: Status) -> usize {
 pub(crate) struct CheckMetrics {
     status: ::metrics::Gauge,
     state: [::metrics::Gauge; 3],
+    up: ::metrics::Gauge,
+    fail_open: ::metrics::Gauge,
     runs: [::metrics::Counter; 3],
     duration: ::metrics::Histogram,
     attempts: ::metrics::Counter,
@@ -88,6 +96,8 @@ impl CheckMetrics {
         CheckMetrics {
             status: ::metrics::gauge!(names::CHECK_STATUS, &labels),
             state,
+            up: ::metrics::gauge!(names::CHECK_UP, &labels),
+            fail_open: ::metrics::gauge!(names::CHECK_FAIL_OPEN, &labels),
             runs,
             duration: ::metrics::histogram!(names::CHECK_DURATION, &labels),
             attempts: ::metrics::counter!(names::CHECK_ATTEMPTS, &labels),
@@ -95,11 +105,21 @@ impl CheckMetrics {
         }
     }
 
-    /// A run finished with `status` after `attempts` attempts in `duration`.
-    pub(crate) fn run(&self, status: CheckStatus, attempts: u32, duration: Duration) {
+    /// A run finished with `status` after `attempts` attempts in `duration`; the check
+    /// itself succeeded (`up`) or not, and fails open or not.
+    pub(crate) fn run(
+        &self,
+        status: CheckStatus,
+        attempts: u32,
+        duration: Duration,
+        up: bool,
+        fail_open: bool,
+    ) {
         let Some(status) = status.overall() else {
             return;
         };
+        self.up.set(if up { 1.0 } else { 0.0 });
+        self.fail_open.set(if fail_open { 1.0 } else { 0.0 });
         self.status.set(gauge_value(status));
         for (gauge, each) in self.state.iter().zip(STATUSES) {
             gauge.set(if each == status { 1.0 } else { 0.0 });

@@ -10,7 +10,15 @@ impl CheckMetrics {
         CheckMetrics
     }
 
-    pub(crate) fn run(&self, _status: CheckStatus, _attempts: u32, _duration: Duration) {}
+    pub(crate) fn run(
+        &self,
+        _status: CheckStatus,
+        _attempts: u32,
+        _duration: Duration,
+        _up: bool,
+        _fail_open: bool,
+    ) {
+    }
 
     pub(crate) fn age(&self, _age: Duration) {}
 }

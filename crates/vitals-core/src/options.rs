@@ -192,6 +192,7 @@ pub struct CheckOptions {
     pub(crate) interval: Option<Duration>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) max_age: Option<Duration>,
+    pub(crate) shared: bool,
 }
 
 impl CheckOptions {
@@ -234,6 +235,17 @@ impl CheckOptions {
     /// Shorthand for `severity(Severity::NonCritical)`: failing only warns.
     pub fn non_critical(self) -> Self {
         self.severity(Severity::NonCritical)
+    }
+
+    /// A dependency every replica shares (one database for the fleet): when it fails here and
+    /// a fresh reading of the registry's [`Fleet`](crate::Fleet) says every replica sees it
+    /// fail, the run is recorded as `warn` ("fail-open") instead of `fail`, so readiness does
+    /// not take the whole fleet out of the Service at once. Without a fleet, without a fresh
+    /// reading, or while another replica sees it pass, it fails as any critical check does.
+    /// See [`crate::fleet`](crate::Fleet).
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
     }
 
     /// Which probes include the check.

@@ -1036,3 +1036,86 @@ async fn demand_runs_on_demand_checks_at_their_ttl_until_released() {
         "no runs once released"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_check_fails_open_only_while_a_fresh_reading_shows_every_replica_failing() {
+    use vitals_core::{Fleet, FleetCheck, FleetReplica};
+    let reading = |ups: &[bool]| {
+        let replicas: Vec<FleetReplica> = ups
+            .iter()
+            .enumerate()
+            .map(|(i, up)| {
+                let status = if *up {
+                    CheckStatus::Pass
+                } else {
+                    CheckStatus::Fail
+                };
+                FleetReplica::new(format!("replica-{i}"), Some(status), Some(*up))
+            })
+            .collect();
+        vec![
+            FleetCheck::new("mongo", replicas.clone()),
+            FleetCheck::new("db", replicas),
+        ]
+    };
+    let fleet = Fleet::new("test", Duration::from_secs(30));
+    let (mongo, _) = Scripted::new("mongo", |_| async { Err(CheckError::new("refused")) });
+    let (db, _) = Scripted::new("db", |_| async { Err(CheckError::new("refused")) });
+    let health = Health::builder()
+        .ttl(Duration::ZERO)
+        .fleet(fleet.clone())
+        .register_with(mongo, no_retries().shared())
+        .register_with(db, no_retries())
+        .build();
+    let run = || async {
+        let report = health.run(Probe::Readiness).await;
+        let mongo = report.check("mongo").unwrap().clone();
+        (
+            report.status,
+            mongo.status,
+            mongo.output.unwrap_or_default(),
+        )
+    };
+
+    // Nothing read yet: fails closed.
+    assert_eq!(run().await.1, CheckStatus::Fail);
+
+    // Two of three replicas fail: this replica's problem, not the fleet's.
+    fleet.read(reading(&[false, true, false]));
+    assert_eq!(run().await.1, CheckStatus::Fail);
+
+    // Every replica fails: the shared check warns and says why; the check that is not
+    // shared still fails readiness.
+    fleet.read(reading(&[false, false, false]));
+    let (overall, status, output) = run().await;
+    assert_eq!(status, CheckStatus::Warn);
+    assert_eq!(
+        output,
+        "fail-open: the whole fleet (3 of 3 replicas) sees mongo failing, so readiness stays \
+         ready: refused"
+    );
+    assert_eq!(overall, Status::Fail, "db is not shared");
+    assert_eq!(
+        health
+            .history()
+            .iter()
+            .find(|c| c.name == "mongo")
+            .unwrap()
+            .fail_open,
+        Some(3)
+    );
+
+    // The reading goes stale (the source stopped answering): fails closed again.
+    fleet.failed("Prometheus did not answer");
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(run().await.1, CheckStatus::Fail);
+    assert_eq!(
+        health
+            .history()
+            .iter()
+            .find(|c| c.name == "mongo")
+            .unwrap()
+            .fail_open,
+        None
+    );
+}
