@@ -64,5 +64,8 @@ pub use vitals_grpc as grpc;
 #[cfg(feature = "tonic")]
 pub use vitals_tonic as tonic;
 
+#[cfg(feature = "prometheus")]
+pub use vitals_prometheus as prometheus;
+
 #[cfg(feature = "env")]
 pub use vitals_env as env;

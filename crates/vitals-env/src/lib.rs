@@ -137,6 +137,12 @@ pub struct EnvConfig {
     checks: Vec<Arc<dyn Check>>,
     /// `AWS_WEB_IDENTITY_TOKEN_FILE` as set (the AWS SDK reads it; IRSA mounts it).
     pub web_identity_token_file: Option<String>,
+    /// `HEALTH_PROMETHEUS_URL`, `_SELECTOR`, `_REPLICA_LABEL`, `_INTERVAL_MS`: the fleet's
+    /// reader, `None` when off. Started by [`EnvConfig::spawn_fleet`].
+    #[cfg(feature = "prometheus")]
+    pub prometheus: Option<vitals_prometheus::PrometheusFleet>,
+    /// `HEALTH_SHARED_CHECKS`: components that fail open when every replica fails them.
+    pub shared: Components,
 }
 
 impl fmt::Debug for EnvConfig {
@@ -158,6 +164,7 @@ impl fmt::Debug for EnvConfig {
             .field("serve", &self.serve)
             .field("max_event_streams", &self.max_event_streams)
             .field("max_watch_streams", &self.max_watch_streams)
+            .field("shared", &self.shared.to_string())
             .field("checks", &self.check_names().collect::<Vec<_>>())
             .finish()
     }
@@ -268,6 +275,22 @@ impl EnvConfig {
         let max_watch_streams = streams(&mut env, &var::MAX_WATCH_STREAMS)?;
         let checks = checks(&mut env)?;
         let web_identity_token_file = env.raw_named(variables::AWS_WEB_IDENTITY_TOKEN_FILE);
+        #[cfg(feature = "prometheus")]
+        let prometheus = prometheus(&mut env)?;
+        #[cfg(not(feature = "prometheus"))]
+        let prometheus: Option<()> = None;
+        let shared = env.components(&var::SHARED)?;
+        if prometheus.is_none() && shared != Components::none() {
+            return Err(EnvError::new(
+                var::SHARED.name,
+                env.raw(&var::SHARED).unwrap_or_default(),
+                format!(
+                    "it unset, or {} set as well: a shared check fails open only on Prometheus' \
+                     view of every replica",
+                    var::PROMETHEUS_URL.name
+                ),
+            ));
+        }
         Ok(EnvConfig {
             port,
             listen_address,
@@ -287,6 +310,9 @@ impl EnvConfig {
             max_watch_streams,
             checks,
             web_identity_token_file,
+            #[cfg(feature = "prometheus")]
+            prometheus,
+            shared,
         })
     }
 
@@ -323,10 +349,84 @@ impl EnvConfig {
             if self.non_critical.contains(check.component()) {
                 options = options.non_critical();
             }
+            if self.shared.contains(check.component()) {
+                options = options.shared();
+            }
             builder = builder.register_arc(check.clone(), options);
         }
         builder
     }
+}
+
+impl EnvConfig {
+    /// Starts reading the fleet from `HEALTH_PROMETHEUS_URL` in the background and returns
+    /// what it keeps up to date, for [`HealthBuilder::fleet`]; `None` when the variable is
+    /// unset (or the `prometheus` feature is off). Shared checks fail closed until a fleet is
+    /// given and read.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, when the variable is set.
+    pub fn spawn_fleet(&self) -> Option<vitals_core::Fleet> {
+        #[cfg(feature = "prometheus")]
+        return self
+            .prometheus
+            .clone()
+            .map(vitals_prometheus::PrometheusFleet::spawn);
+        #[cfg(not(feature = "prometheus"))]
+        None
+    }
+}
+
+/// The fleet's reader, when `HEALTH_PROMETHEUS_URL` is set.
+#[cfg(feature = "prometheus")]
+fn prometheus<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+) -> Result<Option<vitals_prometheus::PrometheusFleet>, EnvError> {
+    let Some(mut reader) = env.parsed(
+        &var::PROMETHEUS_URL,
+        "a plain http:// URL of Prometheus, such as http://prometheus.monitoring:9090 (no credentials, no query)",
+        |raw| vitals_prometheus::PrometheusFleet::new(raw).ok(),
+    )?
+    else {
+        return Ok(None);
+    };
+    if let Some(selector) = env.parsed(
+        &var::PROMETHEUS_SELECTOR,
+        "label matchers as inside `{…}`, such as job=\"orders\" or namespace=\"shop\",pod=~\"orders-.*\"",
+        |raw| {
+            let balanced = raw.matches('"').count() % 2 == 0;
+            let matcher = |m: &str| {
+                m.split_once(['=', '!'])
+                    .is_some_and(|(label, _)| is_label_name(label.trim()))
+            };
+            (balanced && !raw.contains(['{', '}']) && raw.split(',').all(matcher))
+                .then(|| raw.to_owned())
+        },
+    )? {
+        reader = reader.selector(selector);
+    }
+    let label = env
+        .parsed(
+            &var::PROMETHEUS_REPLICA_LABEL,
+            "a Prometheus label name (letters, digits and `_`, not starting with a digit)",
+            |raw| is_label_name(raw).then(|| raw.to_owned()),
+        )?
+        .expect(DEFAULTED);
+    let interval = env
+        .millis(&var::PROMETHEUS_INTERVAL, 100)?
+        .expect(DEFAULTED);
+    Ok(Some(reader.replica_label(label).interval(interval)))
+}
+
+/// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+#[cfg(feature = "prometheus")]
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A variable of a backend this build leaves out is refused when set: it would otherwise do

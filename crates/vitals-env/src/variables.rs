@@ -56,6 +56,7 @@ features! {
     NATS = "nats", "the `nats` check (vitals-nats).";
     CERTIFICATE = "certificate", "the `certificate:host:port` checks (vitals-net).";
     DISK = "disk", "the `disk` check (vitals-system).";
+    PROMETHEUS = "prometheus", "the fleet's view from Prometheus and fail-open for shared checks (vitals-prometheus).";
 }
 
 /// Every backend feature, in the order the guide lists the backends.
@@ -359,6 +360,48 @@ pub const DISK_SPACE_THRESHOLD: Variable = own(
 )
 .needs(DISK);
 
+/// `HEALTH_PROMETHEUS_URL`.
+pub const PROMETHEUS_URL: Variable = own(
+    "HEALTH_PROMETHEUS_URL",
+    DefaultValue::None,
+    "the Prometheus that scrapes every replica (`http://host:port`): the status page shows each check across the fleet with history that survives restarts, and `HEALTH_SHARED_CHECKS` can fail open; read in the background, never on a probe's path",
+)
+.needs(PROMETHEUS);
+/// `HEALTH_PROMETHEUS_SELECTOR`.
+pub const PROMETHEUS_SELECTOR: Variable = own(
+    "HEALTH_PROMETHEUS_SELECTOR",
+    DefaultValue::None,
+    "label matchers that pick this service's replicas out of everything Prometheus scrapes, as inside `{…}` (`job=\"orders\"`); unset, every vitals series (right only when one service uses vitals)",
+)
+.needs(PROMETHEUS);
+/// `HEALTH_PROMETHEUS_REPLICA_LABEL`.
+pub const PROMETHEUS_REPLICA_LABEL: Variable = own(
+    "HEALTH_PROMETHEUS_REPLICA_LABEL",
+    DefaultValue::Text("instance"),
+    "the label that names a replica (`pod` under the prometheus-operator)",
+)
+.needs(PROMETHEUS);
+/// `HEALTH_PROMETHEUS_INTERVAL_MS`.
+pub const PROMETHEUS_INTERVAL: Variable = own(
+    "HEALTH_PROMETHEUS_INTERVAL_MS",
+    PROMETHEUS_INTERVAL_DEFAULT,
+    "how often the fleet is read from Prometheus, in ms (each reading bounded by the interval, at most 5 s; a reading decides fail-open for three intervals)",
+)
+.needs(PROMETHEUS);
+/// `HEALTH_SHARED_CHECKS`.
+pub const SHARED: Variable = own(
+    "HEALTH_SHARED_CHECKS",
+    DefaultValue::None,
+    "components every replica shares (one database for the fleet), as a comma list like `SKIP_HEALTH_CHECKS`: while a fresh reading of `HEALTH_PROMETHEUS_URL` shows every replica (at least 2) failing one, it warns (`fail-open`) and readiness stays ready; without a fresh reading it fails as usual",
+)
+.needs(PROMETHEUS);
+
+#[cfg(feature = "prometheus")]
+const PROMETHEUS_INTERVAL_DEFAULT: DefaultValue =
+    DefaultValue::Millis(vitals_prometheus::DEFAULT_INTERVAL);
+#[cfg(not(feature = "prometheus"))]
+const PROMETHEUS_INTERVAL_DEFAULT: DefaultValue = DefaultValue::None;
+
 /// vitals-system's default threshold, in the MiB the variable counts.
 #[cfg(feature = "disk")]
 const DISK_SPACE_THRESHOLD_DEFAULT: DefaultValue =
@@ -530,6 +573,11 @@ pub const VARIABLES: &[Variable] = &[
     MAX_CONNECTIONS,
     MAX_EVENT_STREAMS,
     MAX_WATCH_STREAMS,
+    PROMETHEUS_URL,
+    PROMETHEUS_SELECTOR,
+    PROMETHEUS_REPLICA_LABEL,
+    PROMETHEUS_INTERVAL,
+    SHARED,
 ];
 
 /// The AWS SDK's variable naming the IRSA web-identity token file: read only to warn at startup

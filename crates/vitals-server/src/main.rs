@@ -121,7 +121,12 @@ async fn main() -> ExitCode {
     // The recorder first: the registry registers its metric handles when it is built.
     let metrics = config.metrics.then(prometheus);
     // Status changes are logged once, by the registry ("check status changed").
-    let health = config.health_builder().build();
+    // The fleet's view from Prometheus, read in the background (HEALTH_PROMETHEUS_URL).
+    let mut builder = config.health_builder();
+    if let Some(fleet) = config.spawn_fleet() {
+        builder = builder.fleet(fleet);
+    }
+    let health = builder.build();
     startup::log_summary(&config, &health);
 
     // The layer wraps the whole application, so probes are answered before any routing.

@@ -1,11 +1,12 @@
 //! The status data, as JSON and as the HTML page (`page.html`, filled in here).
 use std::{
     fmt::Write as _,
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
 use serde_json::{Value, json};
-use vitals_core::{CheckHistory, CheckStatus, Health, Probe, Status};
+use vitals_core::{CheckHistory, CheckStatus, FleetCheck, FleetView, Health, Probe, Status};
 
 /// What a page shows, read once.
 pub(crate) struct Snapshot {
@@ -17,6 +18,8 @@ pub(crate) struct Snapshot {
     pub(crate) checks: Vec<CheckHistory>,
     pub(crate) trusted: bool,
     pub(crate) at: SystemTime,
+    /// The fleet's latest reading, when the registry has a fleet (Prometheus).
+    pub(crate) fleet: Option<Arc<FleetView>>,
 }
 
 impl Snapshot {
@@ -38,6 +41,7 @@ impl Snapshot {
             checks: health.history(),
             trusted,
             at: SystemTime::now(),
+            fleet: health.fleet(),
         }
     }
 }
@@ -78,6 +82,9 @@ pub(crate) fn json(snapshot: &Snapshot) -> Value {
             if snapshot.trusted {
                 check["last_error"] = json!(c.last_error.as_deref());
             }
+            if let Some(replicas) = c.fail_open {
+                check["fail_open"] = json!({ "replicas": replicas });
+            }
             check
         })
         .collect();
@@ -95,7 +102,50 @@ pub(crate) fn json(snapshot: &Snapshot) -> Value {
     if let Some(note) = &snapshot.note {
         page["output"] = json!(note);
     }
+    if let Some(fleet) = &snapshot.fleet {
+        page["fleet"] = fleet_json(fleet);
+    }
     page
+}
+
+/// The fleet's reading: each check on each replica, fleet-wide uptime and latency.
+fn fleet_json(fleet: &FleetView) -> Value {
+    let checks: serde_json::Map<String, Value> = fleet
+        .checks
+        .iter()
+        .map(|c| {
+            let replicas: Vec<Value> = c
+                .replicas
+                .iter()
+                .map(|r| {
+                    json!({
+                        "name": r.name,
+                        "status": r.status.map(CheckStatus::as_str),
+                        "up": r.up,
+                    })
+                })
+                .collect();
+            let check = json!({
+                "replicas": replicas,
+                "pass": c.serving(CheckStatus::Pass),
+                "warn": c.serving(CheckStatus::Warn),
+                "fail": c.serving(CheckStatus::Fail),
+                "uptime": c.uptime.iter().map(|(w, u)| ((*w).to_owned(), json!(u))).collect::<serde_json::Map<_, _>>(),
+                "latency_ms": c.latency.map(|(p50, p99)| json!({
+                    "p50": p50.as_secs_f64() * 1e3,
+                    "p99": p99.as_secs_f64() * 1e3,
+                })),
+            });
+            (c.name.clone(), check)
+        })
+        .collect();
+    json!({
+        "source": fleet.source,
+        "read_at": fleet.read_at.map(rfc3339),
+        "fresh": fleet.is_fresh(),
+        "problem": fleet.problem,
+        "checks": checks,
+    })
 }
 
 /// Text for HTML and SVG: `<`, `>`, `&` and quotes escaped.
@@ -220,11 +270,42 @@ fn summary(snapshot: &Snapshot, base: &str) -> String {
         .collect();
     format!(
         "<header id=\"summary\"><h1>Status: <span class=\"badge {overall}\">{overall}</span></h1>{note}\n\
-         <p>{count} checks · {probes} · as of <time datetime=\"{at}\">{at}</time> · <a href=\"{base}\">reload</a></p></header>",
+         <p>{count} checks · {probes} · as of <time datetime=\"{at}\">{at}</time> · <a href=\"{base}\">reload</a></p>{fleet}</header>",
         count = snapshot.checks.len(),
         probes = probes.join(" · "),
         base = escape(base),
+        fleet = snapshot.fleet.as_deref().map(fleet_line).unwrap_or_default(),
     )
+}
+
+/// Where the fleet columns come from, and whether they can be trusted now.
+fn fleet_line(fleet: &FleetView) -> String {
+    let source = escape(&fleet.source);
+    let replicas = {
+        let mut names: Vec<&str> = fleet
+            .checks
+            .iter()
+            .flat_map(|c| c.replicas.iter().map(|r| r.name.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.len()
+    };
+    let read = fleet.read_at.map(rfc3339);
+    match (&fleet.problem, read) {
+        (None, Some(at)) => format!(
+            "\n<p id=\"fleet\" data-fresh=\"true\">Fleet: {replicas} replicas, uptime and latency across \
+             every replica and restart, from {source} as of <time datetime=\"{at}\">{at}</time>.</p>"
+        ),
+        (problem, read) => format!(
+            "\n<p id=\"fleet\" data-fresh=\"false\">Fleet: {source} is not answering ({problem}); \
+             uptime and latency are this replica's memory{last}.</p>",
+            problem = escape(problem.as_deref().unwrap_or("no reading")),
+            last = read
+                .map(|at| format!("; the fleet column is the reading of {at}"))
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 /// One row per check (and one with its error for a trusted viewer).
@@ -252,32 +333,102 @@ fn rows(snapshot: &Snapshot) -> String {
             component = escape(&c.component),
             critical = if c.critical { "" } else { " · non-critical" },
         );
-        for (_, value) in &c.uptime {
-            let _ = write!(rows, "<td class=\"num\">{}</td>", uptime(*value));
+        // Uptime across the fleet while Prometheus answers; this replica's memory otherwise.
+        let fleet = snapshot
+            .fleet
+            .as_deref()
+            .filter(|f| f.problem.is_none())
+            .and_then(|f| f.check(&c.name));
+        for (index, (_, value)) in c.uptime.iter().enumerate() {
+            match fleet.map(|f| f.uptime[index].1) {
+                Some(Some(fleet_value)) => {
+                    let _ = write!(
+                        rows,
+                        "<td class=\"num\" data-source=\"fleet\" title=\"every replica; this one: {}\">{}</td>",
+                        uptime(*value),
+                        uptime(Some(fleet_value))
+                    );
+                }
+                _ => {
+                    let _ = write!(rows, "<td class=\"num\">{}</td>", uptime(*value));
+                }
+            }
         }
         let _ = write!(
             rows,
-            "<td>{}</td><td>{}</td><td class=\"timing\">{}</td></tr>",
+            "<td>{}</td><td>{}</td><td class=\"timing\">{}</td>",
             sparkline(c),
             run_bar(c),
             escape(&timing)
         );
+        if let Some(view) = snapshot.fleet.as_deref() {
+            rows.push_str(&fleet_cell(view.check(&c.name)));
+        }
+        rows.push_str("</tr>");
+        if let Some(replicas) = c.fail_open {
+            let _ = write!(
+                rows,
+                "<tr class=\"fail-open\" data-fail-open-of=\"{name}\"><td colspan=\"11\">fail-open: the whole \
+                 fleet ({replicas} of {replicas} replicas) sees {name} failing, so readiness stays ready</td></tr>",
+                name = escape(&c.name),
+            );
+        }
         if snapshot.trusted
             && c.status != CheckStatus::Pass
             && let Some(error) = &c.last_error
         {
             let _ = write!(
                 rows,
-                "<tr class=\"error\" data-error-of=\"{}\"><td colspan=\"10\">{}</td></tr>",
+                "<tr class=\"error\" data-error-of=\"{}\"><td colspan=\"11\">{}</td></tr>",
                 escape(&c.name),
                 escape(error)
             );
         }
     }
     if snapshot.checks.is_empty() {
-        rows.push_str("<tr><td colspan=\"10\">No checks are registered.</td></tr>");
+        rows.push_str("<tr><td colspan=\"11\">No checks are registered.</td></tr>");
     }
     rows
+}
+
+/// A check's fleet column: how many replicas serve each status, which, and the fleet's
+/// latency.
+fn fleet_cell(check: Option<&FleetCheck>) -> String {
+    let Some(check) = check else {
+        return "<td class=\"fleet\">–</td>".to_owned();
+    };
+    let counts: Vec<String> = [CheckStatus::Pass, CheckStatus::Warn, CheckStatus::Fail]
+        .into_iter()
+        .filter_map(|status| {
+            let n = check.serving(status);
+            (n > 0).then(|| {
+                format!(
+                    "<span class=\"badge {s}\" data-fleet-{s}=\"{n}\">{n} {s}</span>",
+                    s = status.as_str()
+                )
+            })
+        })
+        .collect();
+    let replicas: Vec<String> = check
+        .replicas
+        .iter()
+        .map(|r| {
+            let status = r.status.map_or("unknown", CheckStatus::as_str);
+            format!(
+                "<li data-replica=\"{name}\" data-status=\"{status}\">{name} {status}</li>",
+                name = escape(&r.name)
+            )
+        })
+        .collect();
+    let latency = check
+        .latency
+        .map(|(p50, p99)| format!("<small>p50 {} · p99 {}</small>", short(p50), short(p99)))
+        .unwrap_or_default();
+    format!(
+        "<td class=\"fleet\">{}<ul>{}</ul>{latency}</td>",
+        counts.join(" "),
+        replicas.join("")
+    )
 }
 
 /// What a live viewer needs to redraw the page: the parts [`html`] puts in `page.html`.
@@ -297,8 +448,14 @@ pub(crate) fn html(snapshot: &Snapshot, base: &str) -> String {
         .iter()
         .map(|(w, _)| format!("<th scope=\"col\" class=\"num\">{w}</th>"))
         .collect();
-    let parts: [(&str, String); 5] = [
+    let fleet = if snapshot.fleet.is_some() {
+        "<th scope=\"col\">fleet</th>".to_owned()
+    } else {
+        String::new()
+    };
+    let parts: [(&str, String); 6] = [
         ("{{title}}", escape(&title(snapshot))),
+        ("{{fleet}}", fleet),
         ("{{base}}", escape(base)),
         ("{{summary}}", summary(snapshot, base)),
         ("{{windows}}", windows),
@@ -321,7 +478,7 @@ mod tests {
         let snapshot = super::Snapshot::take(&health, true);
         let page = super::html(&snapshot, "/status");
         assert!(!page.contains("{{"), "{page}");
-        assert!(page.contains("<tbody id=\"checks\"><tr><td colspan=\"10\">No checks"));
+        assert!(page.contains("<tbody id=\"checks\"><tr><td colspan=\"11\">No checks"));
         assert!(page.contains("href=\"/status/page.css\""));
     }
 
