@@ -15,6 +15,7 @@ mod mongo;
 mod moto;
 mod nats;
 mod process;
+mod prometheus;
 mod proxy;
 mod redis;
 mod s3;
@@ -30,6 +31,7 @@ pub use process::{
     free_port, inside_namespace_without_network, inside_new_namespaces, require_binary,
     wait_for_port,
 };
+pub use prometheus::PrometheusServer;
 pub use proxy::{Fault, FaultProxy};
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder};
 pub use s3::{CredentialsEndpoint, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};

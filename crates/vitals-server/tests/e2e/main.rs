@@ -10,6 +10,7 @@ mod aws;
 mod config;
 mod dependencies;
 mod dns;
+mod fleet;
 mod front_door;
 mod grpc;
 mod image;

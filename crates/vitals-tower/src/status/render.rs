@@ -274,7 +274,11 @@ fn summary(snapshot: &Snapshot, base: &str) -> String {
         count = snapshot.checks.len(),
         probes = probes.join(" · "),
         base = escape(base),
-        fleet = snapshot.fleet.as_deref().map(fleet_line).unwrap_or_default(),
+        fleet = snapshot
+            .fleet
+            .as_deref()
+            .map(fleet_line)
+            .unwrap_or_default(),
     )
 }
 
