@@ -43,7 +43,8 @@ use std::{collections::BTreeMap, fmt, io::Read as _, path::Path};
 
 pub use rules::{
     DETAILS_ALWAYS, Finding, INSECURE_TLS, INVALID_VALUE, LIVENESS_DEPENDENCIES, OUTAGE_WINDOW,
-    PROBE_TARGET, RULES, Rule, SECRET_LITERAL, STARTUP_WINDOW, Severity, TERMINATION_GRACE,
+    PROBE_TARGET, RULES, Rule, SECRET_LITERAL, SHARED_OUTAGE, STARTUP_WINDOW, Severity,
+    TERMINATION_GRACE,
 };
 use workload::Document;
 

@@ -71,6 +71,8 @@ rules! {
         "check details shown to every caller";
     OUTAGE_WINDOW = "outage-window", Info,
         "how long a failed dependency keeps the pod in the Service";
+    SHARED_OUTAGE = "shared-outage", Info,
+        "a dependency every replica shares that fails readiness on all of them at once";
 }
 
 /// One finding: a rule broken at a line, in numbers, with the fix.
@@ -231,7 +233,10 @@ pub(crate) fn lint(
                     ),
                 ));
             }
-            "readinessProbe" => outage_window(probe, target, &checks, &times, &at, findings),
+            "readinessProbe" => {
+                outage_window(probe, target, &checks, &times, &at, findings);
+                shared_outage(container, probe, &checks, &config, &at, findings);
+            }
             _ => {}
         }
     }
@@ -561,6 +566,51 @@ fn outage_window(
             "to leave sooner: fewer retries or shorter driver timeouts for {} ({}), or a lower \
              failureThreshold on {}",
             slowest.name, target.shown, "the readiness probe"
+        ),
+    ));
+}
+
+/// Replicas that all fail readiness on one shared dependency leave the Service empty: say so,
+/// and how to fail open instead.
+fn shared_outage(
+    container: &Container<'_>,
+    probe: &Node,
+    checks: &[&PlannedCheck],
+    config: &EnvConfig,
+    at: &dyn Fn(usize, &'static Rule, String, String) -> Finding,
+    findings: &mut Vec<Finding>,
+) {
+    let (replicas, line) = container.replicas;
+    let closed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.critical && !config.shared.contains(&c.component))
+        .map(|c| c.name.as_str())
+        .collect();
+    if replicas < vitals_core::MIN_REPLICAS as u64 || closed.is_empty() {
+        return;
+    }
+    let names = closed.join(", ");
+    findings.push(at(
+        line.unwrap_or(probe.line()),
+        &SHARED_OUTAGE,
+        format!(
+            "its {replicas} replicas all check {names} for readiness: when one of them fails for \
+             every replica, every pod leaves the Service at once and even requests that never \
+             touch it get connection errors"
+        ),
+        format!(
+            "if the service can serve without it, let it fail open: {}={} with {} (pods stay \
+             ready while every replica sees it fail, and the VitalsCheckFailingOpen alert \
+             pages), or make it non-critical ({})",
+            var::SHARED.name,
+            closed
+                .iter()
+                .filter_map(|name| checks.iter().find(|c| c.name == *name))
+                .map(|c| c.component.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            var::PROMETHEUS_URL.name,
+            var::NON_CRITICAL.name
         ),
     ));
 }

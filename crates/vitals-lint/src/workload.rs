@@ -17,6 +17,9 @@ pub(crate) struct Container<'a> {
     pub(crate) pod_spec: &'a Node,
     pub(crate) node: &'a Node,
     pub(crate) name: String,
+    /// The replicas the workload asks for (`spec.replicas`, 1 when unset or not a scaled
+    /// workload), with the line that sets them.
+    pub(crate) replicas: (u64, Option<usize>),
 }
 
 /// A variable as the container sets it.
@@ -102,8 +105,16 @@ pub(crate) fn containers<'a>(
                 Some(only) => container_name == only,
                 None => runs_the_server(container),
             };
+            let replicas = match kind {
+                "Deployment" | "StatefulSet" | "ReplicaSet" => doc
+                    .at(&["spec", "replicas"])
+                    .and_then(|r| Some((r.as_u64()?, Some(r.line()))))
+                    .unwrap_or((1, None)),
+                _ => (1, None),
+            };
             if chosen {
                 out.push(Container {
+                    replicas,
                     file,
                     workload: format!("{kind}/{name}"),
                     pod_spec: spec,

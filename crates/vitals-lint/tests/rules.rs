@@ -255,6 +255,40 @@ fn the_outage_window_of_a_readiness_probe_is_told_in_numbers() {
 }
 
 #[test]
+fn shared_outage_names_the_replicas_that_would_all_leave_the_service() {
+    let two = deployment(MONGO, READY, 40)
+        .replace("spec:\n  template:", "spec:\n  replicas: 2\n  template:");
+    let found = of(&two, "shared-outage");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].line, line_of(&two, "replicas: 2"));
+    assert!(
+        found[0]
+            .message
+            .contains("its 2 replicas all check mongo for readiness"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[0]
+            .fix
+            .contains("HEALTH_SHARED_CHECKS=mongo with HEALTH_PROMETHEUS_URL"),
+        "{}",
+        found[0].fix
+    );
+    // One replica: nothing shared to lose. Shared (fail-open) or non-critical: mended.
+    assert!(of(&deployment(MONGO, READY, 40), "shared-outage").is_empty());
+    for mended in [
+        "            - {name: HEALTH_SHARED_CHECKS, value: mongo}\n            - {name: HEALTH_PROMETHEUS_URL, value: 'http://prometheus:9090'}",
+        "            - {name: NON_CRITICAL_HEALTH_CHECKS, value: mongo}",
+    ] {
+        let manifest = deployment(&format!("{MONGO}\n{mended}"), READY, 40)
+            .replace("spec:\n  template:", "spec:\n  replicas: 2\n  template:");
+        assert!(of(&manifest, "shared-outage").is_empty(), "{mended}");
+        assert!(of(&manifest, "invalid-value").is_empty(), "{mended}");
+    }
+}
+
+#[test]
 fn every_rule_has_a_test_here() {
     let source = include_str!("rules.rs");
     for rule in RULES {

@@ -74,8 +74,12 @@ fn the_shipped_manifests_lint_clean() {
         let rendered = kustomize(overlay);
         let (code, stdout, stderr) = lint(&["-"], &rendered);
         assert_eq!(code, 0, "{overlay}: {stdout}{stderr}");
+        // The notes: how long an outage keeps a pod in the Service, and that the two
+        // replicas would leave it together (the base fails closed; fail-open is opt-in).
         assert!(
-            stdout.ends_with("0 errors, 0 warnings, 1 note\n"),
+            stdout.ends_with("0 errors, 0 warnings, 2 notes\n")
+                && stdout.contains("info[outage-window]")
+                && stdout.contains("info[shared-outage]"),
             "{overlay}: {stdout}"
         );
         // The rendered ConfigMap's values are read: a bad one there is found.
