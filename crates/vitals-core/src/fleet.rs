@@ -92,6 +92,9 @@ pub struct FleetCheck {
     pub uptime: [(&'static str, Option<f64>); 4],
     /// The median and 99th percentile of run durations over the last hour, fleet-wide.
     pub latency: Option<(Duration, Duration)>,
+    /// The fleet's state over the last hour, as its changes, oldest first: `Pass` while every
+    /// replica's run succeeded, `Warn` while some failed, `Fail` while all did.
+    pub timeline: Vec<(SystemTime, CheckStatus)>,
 }
 
 /// One replica's view of a check.
@@ -127,6 +130,7 @@ impl FleetCheck {
             replicas,
             uptime: crate::history::UPTIME_WINDOWS.map(|(window, _)| (window, None)),
             latency: None,
+            timeline: Vec::new(),
         }
     }
 
@@ -143,6 +147,21 @@ impl FleetCheck {
     #[must_use]
     pub fn with_latency(mut self, latency: Option<(Duration, Duration)>) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// With the fleet's state over time; kept only where it changes.
+    #[must_use]
+    pub fn with_timeline(
+        mut self,
+        states: impl IntoIterator<Item = (SystemTime, CheckStatus)>,
+    ) -> Self {
+        self.timeline.clear();
+        for (at, status) in states {
+            if self.timeline.last().map(|(_, s)| *s) != Some(status) {
+                self.timeline.push((at, status));
+            }
+        }
         self
     }
 

@@ -22,12 +22,13 @@
 //! # }
 //! ```
 //!
-//! A reading is [`QUERIES`] instant queries made together, bounded by the reading's timeout
-//! (the interval by default, at most 5 s): each check's served status and whether its latest
-//! run succeeded, per replica (`vitals_healthcheck_status`, `vitals_healthcheck_up`); its
-//! uptime over 1 h, 24 h, 7 d and 30 d (`vitals_healthcheck_up` over time, every replica and
-//! restart weighted by its samples); and its median and 99th-percentile run duration over the
-//! last hour (`vitals_healthcheck_duration_seconds`). A failed reading keeps the last good one
+//! A reading is [`QUERIES`] queries made together, bounded by the reading's timeout (the
+//! interval by default, at most 5 s): each check's served status and whether its latest run
+//! succeeded, per replica (`vitals_healthcheck_status`, `vitals_healthcheck_up`); its uptime
+//! over 1 h, 24 h, 7 d and 30 d (`vitals_healthcheck_up` over time, every replica and restart
+//! weighted by its samples); its median and 99th-percentile run duration over the last hour
+//! (`vitals_healthcheck_duration_seconds`); and, from one range query, the fleet's state over
+//! the last hour (every replica passing, some failing, all failing) as its changes. A failed reading keeps the last good one
 //! and says why; a reading decides fail-open for three intervals.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -50,8 +51,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many readings' age a reading decides fail-open for.
 pub const FRESH_FOR_READINGS: u32 = 3;
 
-/// The queries of one reading.
+/// The queries of one reading: seven instant queries and one range query.
 pub const QUERIES: usize = 8;
+
+/// How far back the fleet's timeline reaches.
+pub const TIMELINE: Duration = Duration::from_secs(3_600);
 
 /// The most bytes one answer may have: a fleet's checks are a few kilobytes.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
@@ -197,7 +201,7 @@ impl PrometheusFleet {
             .unwrap_or_else(|| self.interval.min(DEFAULT_TIMEOUT));
         let queries = self.queries();
         let reading = async {
-            let [q0, q1, q2, q3, q4, q5, q6, q7] = &queries;
+            let [q0, q1, q2, q3, q4, q5, q6] = &queries;
             tokio::try_join!(
                 self.query(client, q0),
                 self.query(client, q1),
@@ -206,10 +210,10 @@ impl PrometheusFleet {
                 self.query(client, q4),
                 self.query(client, q5),
                 self.query(client, q6),
-                self.query(client, q7),
+                self.timeline(client),
             )
         };
-        let (status, up, u0, u1, u2, u3, p50, p99) =
+        let (status, up, u0, u1, u2, u3, latency, timeline) =
             tokio::time::timeout(timeout, reading).await.map_err(|_| {
                 format!(
                     "{} did not answer within {}",
@@ -217,11 +221,12 @@ impl PrometheusFleet {
                     humanize(timeout)
                 )
             })??;
-        Ok(self.assemble(status, up, [u0, u1, u2, u3], p50, p99))
+        Ok(self.assemble(status, up, [u0, u1, u2, u3], latency, timeline))
     }
 
-    /// The queries of a reading, in the order [`PrometheusFleet::assemble`] takes them.
-    fn queries(&self) -> [String; QUERIES] {
+    /// The instant queries of a reading, in the order [`PrometheusFleet::assemble`] takes them
+    /// (the timeline's range query is [`PrometheusFleet::timeline_query`]).
+    fn queries(&self) -> [String; QUERIES - 1] {
         let s = &self.selector;
         let r = &self.replica_label;
         let uptime = |window: &str| {
@@ -230,10 +235,12 @@ impl PrometheusFleet {
                  / sum by (name) (count_over_time(vitals_healthcheck_up{{{s}}}[{window}]))"
             )
         };
+        // Both quantiles in one query, told apart by a `quantile` label.
         let quantile = |q: &str| {
             format!(
-                "histogram_quantile({q}, sum by (name, le) \
-                 (rate(vitals_healthcheck_duration_seconds_bucket{{{s}}}[1h])))"
+                "label_replace(histogram_quantile({q}, sum by (name, le) \
+                 (rate(vitals_healthcheck_duration_seconds_bucket{{{s}}}[1h]))), \
+                 \"quantile\", \"{q}\", \"\", \"\")"
             )
         };
         let [w0, w1, w2, w3] = UPTIME_WINDOWS.map(|(window, _)| window);
@@ -244,9 +251,41 @@ impl PrometheusFleet {
             uptime(w1),
             uptime(w2),
             uptime(w3),
-            quantile("0.5"),
-            quantile("0.99"),
+            format!("{} or {}", quantile("0.5"), quantile("0.99")),
         ]
+    }
+
+    /// The share of replicas whose latest run failed, per check, over time.
+    fn timeline_query(&self) -> String {
+        let s = &self.selector;
+        format!(
+            "sum by (name) (1 - vitals_healthcheck_up{{{s}}}) / count by (name) (vitals_healthcheck_up{{{s}}})"
+        )
+    }
+
+    /// The step of the timeline: the reading interval, from 1 s to 60 s (at most 3 600 points).
+    fn timeline_step(&self) -> Duration {
+        self.interval
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    /// The timeline's range query over the last [`TIMELINE`].
+    async fn timeline(
+        &self,
+        client: &Client<HttpConnector, Empty<Bytes>>,
+    ) -> Result<Vec<Series>, String> {
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let start = end.saturating_sub(TIMELINE);
+        let step = self.timeline_step();
+        let pairs = [
+            ("query", self.timeline_query()),
+            ("start", format!("{:.3}", start.as_secs_f64())),
+            ("end", format!("{:.3}", end.as_secs_f64())),
+            ("step", format!("{:.3}", step.as_secs_f64())),
+        ];
+        self.get(client, "query_range", &pairs).await
     }
 
     /// One instant query's samples.
@@ -255,10 +294,21 @@ impl PrometheusFleet {
         client: &Client<HttpConnector, Empty<Bytes>>,
         query: &str,
     ) -> Result<Vec<Sample>, String> {
+        self.get(client, "query", &[("query", query.to_owned())])
+            .await
+    }
+
+    /// One call of Prometheus' HTTP API (`/api/v1/{endpoint}`), its result decoded.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        client: &Client<HttpConnector, Empty<Bytes>>,
+        endpoint: &str,
+        pairs: &[(&str, String)],
+    ) -> Result<Vec<T>, String> {
         let encoded: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("query", query)
+            .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
             .finish();
-        let uri: Uri = format!("{}/api/v1/query?{encoded}", self.base)
+        let uri: Uri = format!("{}/api/v1/{endpoint}?{encoded}", self.base)
             .parse()
             .map_err(|e| format!("{}: the query's URL is invalid ({e})", self.source()))?;
         let response = client.get(uri).await.map_err(|e| {
@@ -273,7 +323,7 @@ impl PrometheusFleet {
             .await
             .map_err(|e| format!("{}: reading its answer failed ({e})", self.source()))?
             .to_bytes();
-        let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
+        let answer: Answer<T> = serde_json::from_slice(&body).map_err(|_| {
             format!(
                 "{} answered {status} without a Prometheus API answer",
                 self.source()
@@ -299,12 +349,11 @@ impl PrometheusFleet {
         status: Vec<Sample>,
         up: Vec<Sample>,
         uptime: [Vec<Sample>; 4],
-        p50: Vec<Sample>,
-        p99: Vec<Sample>,
+        latency: Vec<Sample>,
+        timeline: Vec<Series>,
     ) -> Vec<FleetCheck> {
         // name → replica → (status, up)
-        let mut seen: BTreeMap<String, BTreeMap<String, (Option<CheckStatus>, Option<bool>)>> =
-            BTreeMap::new();
+        let mut seen: BTreeMap<String, BTreeMap<String, ReplicaSeen>> = BTreeMap::new();
         let key = |sample: &Sample| {
             Some((
                 sample.label("name")?.to_owned(),
@@ -340,32 +389,65 @@ impl PrometheusFleet {
                     .into_iter()
                     .map(|(replica, (status, up))| FleetReplica::new(replica, status, up))
                     .collect();
-                let seconds = |samples: &[Sample]| {
-                    by_name(samples, &name)
-                        .filter(|v| *v >= 0.0)
+                let seconds = |quantile: &str| {
+                    latency
+                        .iter()
+                        .find(|s| {
+                            s.label("name") == Some(&name) && s.label("quantile") == Some(quantile)
+                        })
+                        .and_then(Sample::value)
+                        .filter(|v| v.is_finite() && *v >= 0.0)
                         .map(Duration::from_secs_f64)
                 };
-                let latency = seconds(&p50).zip(seconds(&p99));
+                let latency = seconds("0.5").zip(seconds("0.99"));
+                let states = timeline
+                    .iter()
+                    .filter(|series| series.metric.get("name") == Some(&name))
+                    .flat_map(|series| series.values.iter())
+                    .filter_map(|(at, failing)| {
+                        let at = at.as_f64().filter(|t| *t >= 0.0)?;
+                        let failing: f64 = failing.parse().ok().filter(|f: &f64| f.is_finite())?;
+                        let state = if failing <= 0.0 {
+                            CheckStatus::Pass
+                        } else if failing >= 1.0 {
+                            CheckStatus::Fail
+                        } else {
+                            CheckStatus::Warn
+                        };
+                        Some((std::time::UNIX_EPOCH + Duration::from_secs_f64(at), state))
+                    });
                 let windows = uptime.each_ref().map(|samples| by_name(samples, &name));
+                let states: Vec<_> = states.collect();
                 FleetCheck::new(name, replicas)
                     .with_uptime(windows)
                     .with_latency(latency)
+                    .with_timeline(states)
             })
             .collect()
     }
 }
 
+/// What a reading says of one replica's check: its served status, whether its run succeeded.
+type ReplicaSeen = (Option<CheckStatus>, Option<bool>);
+
 /// An answer of Prometheus' HTTP API.
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<T> {
     status: String,
-    data: Option<Data>,
+    data: Option<Data<T>>,
     error: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Data {
-    result: Vec<Sample>,
+struct Data<T> {
+    result: Vec<T>,
+}
+
+/// One series of a range vector: its labels and `[[time, "value"], …]`.
+#[derive(Deserialize)]
+struct Series {
+    metric: BTreeMap<String, String>,
+    values: Vec<(serde_json::Value, String)>,
 }
 
 /// One sample of an instant vector: its labels and `[time, "value"]`.
@@ -444,9 +526,25 @@ mod tests {
             Vec::new(),
             Vec::new(),
         ];
-        let p50 = vec![sample(&[("name", "mongo")], "0.002")];
-        let p99 = vec![sample(&[("name", "mongo")], "0.1")];
-        let checks = reader.assemble(status, up, uptime, p50, p99);
+        let latency = vec![
+            sample(&[("name", "mongo"), ("quantile", "0.5")], "0.002"),
+            sample(&[("name", "mongo"), ("quantile", "0.99")], "0.1"),
+        ];
+        let series = |values: &[(u64, &str)]| Series {
+            metric: [("name".to_owned(), "mongo".to_owned())].into(),
+            values: values
+                .iter()
+                .map(|(t, v)| (serde_json::json!(t), (*v).to_owned()))
+                .collect(),
+        };
+        let timeline = vec![series(&[
+            (10, "0"),
+            (11, "0"),
+            (12, "0.5"),
+            (13, "1"),
+            (14, "1"),
+        ])];
+        let checks = reader.assemble(status, up, uptime, latency, timeline);
         assert_eq!(checks.len(), 1);
         let mongo = &checks[0];
         assert_eq!(
@@ -463,6 +561,16 @@ mod tests {
             Some((Duration::from_millis(2), Duration::from_millis(100)))
         );
         assert_eq!(mongo.every_replica_failing(), None);
+        let at = |t: u64| std::time::UNIX_EPOCH + Duration::from_secs(t);
+        assert_eq!(
+            mongo.timeline,
+            vec![
+                (at(10), CheckStatus::Pass),
+                (at(12), CheckStatus::Warn),
+                (at(13), CheckStatus::Fail)
+            ],
+            "only the changes are kept"
+        );
     }
 
     #[test]
@@ -471,7 +579,11 @@ mod tests {
             .unwrap()
             .selector(r#"job="orders""#)
             .replica_label("pod");
-        for query in reader.queries() {
+        for query in reader
+            .queries()
+            .into_iter()
+            .chain([reader.timeline_query()])
+        {
             assert!(query.contains(r#"{job="orders"}"#), "{query}");
         }
         assert!(reader.queries()[0].contains("(name, pod, status)"));

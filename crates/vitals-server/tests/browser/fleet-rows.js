@@ -19,12 +19,13 @@ const [url, userDataDir, check] = process.argv.slice(2);
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
   await page.goto(url, { waitUntil: "load" });
   const row = `tr[data-check="${check}"]`;
-  await page.waitForSelector(`${row} td.fleet li`, { timeout: 20000 });
+  await page.waitForSelector(`${row} td.fleet ul li`, { timeout: 20000 });
   const fleet = await page.$eval(row, (tr) => {
     const cell = tr.querySelector("td.fleet");
     const count = (s) => Number((cell.querySelector(`[data-fleet-${s}]`) || { dataset: {} }).dataset[`fleet${s[0].toUpperCase()}${s.slice(1)}`] || 0);
     return {
-      replicas: [...cell.querySelectorAll("li")].map((li) => [li.dataset.replica, li.dataset.status]),
+      replicas: [...cell.querySelectorAll("ul li")].map((li) => [li.dataset.replica, li.dataset.status]),
+      timeline: [...cell.querySelectorAll("ol li")].map((li) => li.dataset.status),
       pass: count("pass"),
       warn: count("warn"),
       fail: count("fail"),

@@ -136,6 +136,12 @@ async fn three_replicas_on_one_prometheus_see_the_fleet_and_fail_open_together()
     );
     assert_eq!(fleet["replicas"].as_array().unwrap().len(), 3, "{seen}");
     assert_eq!(fleet["visible"], true, "{seen}");
+    // One replica has failed from the start: the fleet's timeline says "some failing".
+    assert_eq!(
+        fleet["timeline"].as_array().unwrap().last().unwrap(),
+        "warn",
+        "{seen}"
+    );
     assert!(
         fleet["header"]
             .as_array()
@@ -195,6 +201,17 @@ async fn three_replicas_on_one_prometheus_see_the_fleet_and_fail_open_together()
     let fleet_uptime = fleet_mongo(&page)["uptime"]["1h"].as_f64().unwrap();
     // The restarted replica's passes are in Prometheus, not in its memory.
     assert!(fleet_uptime > 0.1, "{page}");
+    // So is the fleet's timeline: some replicas failing (C alone), then all of them.
+    let timeline: Vec<&str> = fleet_mongo(&page)["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| change["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        timeline.ends_with(&["warn", "fail"]),
+        "{timeline:?}: {page}"
+    );
 
     // Prometheus goes: the page says so and answers from memory; without a fresh reading,
     // the shared check fails closed again.

@@ -135,6 +135,10 @@ fn fleet_json(fleet: &FleetView) -> Value {
                     "p50": p50.as_secs_f64() * 1e3,
                     "p99": p99.as_secs_f64() * 1e3,
                 })),
+                "timeline": c.timeline.iter().map(|(at, status)| json!({
+                    "at": rfc3339(*at),
+                    "status": status.as_str(),
+                })).collect::<Vec<_>>(),
             });
             (c.name.clone(), check)
         })
@@ -428,8 +432,32 @@ fn fleet_cell(check: Option<&FleetCheck>) -> String {
         .latency
         .map(|(p50, p99)| format!("<small>p50 {} · p99 {}</small>", short(p50), short(p99)))
         .unwrap_or_default();
+    // The last changes of the fleet's state this hour, newest last.
+    let changes: Vec<String> = check
+        .timeline
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|(at, status)| {
+            let at = rfc3339(*at);
+            let clock = at.get(11..19).unwrap_or(&at);
+            format!(
+                "<li data-status=\"{s}\"><time datetime=\"{at}\">{clock}</time> {s}</li>",
+                s = status.as_str()
+            )
+        })
+        .collect();
+    let timeline = if changes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<ol class=\"timeline\" aria-label=\"the fleet's changes this hour\">{}</ol>",
+            changes.join("")
+        )
+    };
     format!(
-        "<td class=\"fleet\">{}<ul>{}</ul>{latency}</td>",
+        "<td class=\"fleet\">{}<ul>{}</ul>{latency}{timeline}</td>",
         counts.join(" "),
         replicas.join("")
     )
