@@ -16,6 +16,13 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts a server on a free loopback port.
     pub fn start() -> MotoServer {
+        MotoServer::start_with_env(&[])
+    }
+
+    /// Starts a server with moto's own settings in its environment, such as
+    /// `INITIAL_NO_AUTH_ACTION_COUNT` (after that many requests, IAM authenticates and
+    /// authorizes every request against the users and policies created before).
+    pub fn start_with_env(env: &[(&str, &str)]) -> MotoServer {
         let python = require_binary("vitals-test-python");
         let mut server = MotoServer {
             port: 0,
@@ -32,6 +39,7 @@ impl MotoServer {
                     "-p",
                     &port.to_string(),
                 ])
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

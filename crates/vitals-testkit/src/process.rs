@@ -19,8 +19,12 @@ pub fn require_binary(binary: &str) -> PathBuf {
 /// A loopback port that was free a moment ago, below `below` (Redis cluster nodes need
 /// `port + 10000` free as well, so they ask for ports below 55536).
 pub fn free_port(below: u16) -> u16 {
-    // Ports handed out by the OS may exceed `below`; try a range of our own instead.
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    // Ports handed out by the OS may exceed `below`; try a range of our own instead. Tests of
+    // one process asking at once get different candidates (the counter), as processes do.
+    static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let asked = ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = (std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64)
+        .wrapping_add(asked.wrapping_mul(1_009));
     let mut candidate = 20_000 + (seed.wrapping_mul(2_654_435_761) % 20_000) as u16;
     for _ in 0..2_000 {
         candidate = if candidate + 7 >= below {
