@@ -64,6 +64,15 @@ pub use vitals_grpc as grpc;
 #[cfg(feature = "tonic")]
 pub use vitals_tonic as tonic;
 
+#[cfg(any(
+    feature = "sqs",
+    feature = "sns",
+    feature = "dynamodb",
+    feature = "secretsmanager",
+    feature = "kms"
+))]
+pub use vitals_aws as aws;
+
 #[cfg(feature = "prometheus")]
 pub use vitals_prometheus as prometheus;
 

@@ -17,6 +17,11 @@
 //! | `nats` | `NATS_URL` | `nats` | yes | `nats` |
 //! | `certificate:host:port` | each of `TLS_CERTIFICATE_ENDPOINTS` | `certificate` | yes | `certificate` |
 //! | `disk` | `DISK_SPACE_PATH` | `disk` | yes | `disk` |
+//! | `sqs` | `SQS_QUEUES` | `sqs` | yes | `sqs` |
+//! | `sns` | `SNS_TOPICS` | `sns` | yes | `sns` |
+//! | `dynamodb` | `DYNAMODB_TABLES` | `dynamodb` | yes | `dynamodb` |
+//! | `secrets` | `SECRETS_MANAGER_SECRETS` | `secrets` | yes | `secretsmanager` |
+//! | `kms` | `KMS_KEYS` | `kms` | yes | `kms` |
 //!
 //! **Features**: one per backend (the table's last column; `full` for all), none by default,
 //! so a service compiles only the drivers of the checks it runs. A backend's variable set in a
@@ -566,6 +571,7 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     certificates(env, &mut checks)?;
     #[cfg(feature = "disk")]
     disk(env, &mut checks)?;
+    aws(env, &mut checks)?;
     // Without any backend, the reader goes unused.
     let _ = env;
     Ok(checks)
@@ -799,6 +805,103 @@ fn certificates<L: FnMut(&str) -> Option<String>>(
         checks.push(Arc::new(check));
     }
 
+    Ok(())
+}
+
+/// A comma list of names, each trimmed; none empty.
+#[cfg_attr(
+    not(any(
+        feature = "sqs",
+        feature = "sns",
+        feature = "dynamodb",
+        feature = "secretsmanager",
+        feature = "kms"
+    )),
+    allow(dead_code)
+)]
+fn names(list: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = list.split(',').map(|n| n.trim().to_owned()).collect();
+    if names.iter().any(String::is_empty) {
+        return Err("found an empty item".to_owned());
+    }
+    Ok(names)
+}
+
+/// The AWS checks beyond S3: `sqs`, `sns`, `dynamodb`, `secrets`, `kms`, each with the
+/// credential chain the storage check uses and the AWS secrets scrubbed.
+#[allow(
+    unused_variables,
+    clippy::ptr_arg,
+    reason = "a build without an AWS service adds nothing"
+)]
+fn aws<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
+    let aws_secrets: Vec<String> = variables::AWS_SECRET_VARIABLES
+        .iter()
+        .filter_map(|name| env.raw_named(name))
+        .collect();
+    // Each list's checks, with the AWS secrets scrubbed from their outputs.
+    #[allow(unused_macros)]
+    macro_rules! aws_list {
+        ($variable:expr, $what:literal, $check:ty, $tune:expr) => {{
+            let built = env.built(&$variable, $what, |list| {
+                let mut builder = <$check>::builder(names(list)?);
+                for secret in &aws_secrets {
+                    builder = builder.secret(secret.clone());
+                }
+                let tune: &dyn Fn(_) -> _ = &$tune;
+                tune(builder).build().map_err(|e| e.to_string())
+            })?;
+            checks.extend(built.map(|c| Arc::new(c) as Arc<dyn Check>));
+        }};
+    }
+    #[cfg(feature = "sqs")]
+    {
+        let max = env.whole_number(
+            &var::SQS_MAX_MESSAGES,
+            0..=u64::from(u32::MAX),
+            "a whole number of messages",
+        )?;
+        aws_list!(
+            var::SQS_QUEUES,
+            "a comma list of SQS queue URLs or names",
+            vitals_aws::QueueCheck,
+            move |b: vitals_aws::QueueCheckBuilder| match max {
+                Some(max) => b.warn_above(max),
+                None => b,
+            }
+        );
+    }
+    #[cfg(feature = "sns")]
+    aws_list!(
+        var::SNS_TOPICS,
+        "a comma list of SNS topic ARNs",
+        vitals_aws::TopicCheck,
+        |b: vitals_aws::TopicCheckBuilder| b
+    );
+    #[cfg(feature = "dynamodb")]
+    aws_list!(
+        var::DYNAMODB_TABLES,
+        "a comma list of DynamoDB table names or ARNs",
+        vitals_aws::TableCheck,
+        |b: vitals_aws::TableCheckBuilder| b
+    );
+    #[cfg(feature = "secretsmanager")]
+    aws_list!(
+        var::SECRETS_MANAGER_SECRETS,
+        "a comma list of Secrets Manager secret names or ARNs",
+        vitals_aws::SecretCheck,
+        |b: vitals_aws::SecretCheckBuilder| b
+    );
+    #[cfg(feature = "kms")]
+    aws_list!(
+        var::KMS_KEYS,
+        "a comma list of KMS key ids, ARNs or alias/NAME",
+        vitals_aws::KeyCheck,
+        |b: vitals_aws::KeyCheckBuilder| b
+    );
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::{EnvError, Variable, variables::DefaultValue};
 
 /// The components `SKIP_HEALTH_CHECKS` and `NON_CRITICAL_HEALTH_CHECKS` accept: the
 /// deployment guide's four, then those of vitals' own variables.
-pub const COMPONENTS: [&str; 9] = [
+pub const COMPONENTS: [&str; 14] = [
     "mongo",
     "redis",
     "storage",
@@ -19,6 +19,11 @@ pub const COMPONENTS: [&str; 9] = [
     "nats",
     "certificate",
     "disk",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "secrets",
+    "kms",
 ];
 
 /// The largest number of milliseconds accepted: one day.

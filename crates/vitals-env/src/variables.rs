@@ -56,11 +56,31 @@ features! {
     NATS = "nats", "the `nats` check (vitals-nats).";
     CERTIFICATE = "certificate", "the `certificate:host:port` checks (vitals-net).";
     DISK = "disk", "the `disk` check (vitals-system).";
+    SQS = "sqs", "the `sqs` check (vitals-aws, the SQS SDK).";
+    SNS = "sns", "the `sns` check (vitals-aws, the SNS SDK).";
+    DYNAMODB = "dynamodb", "the `dynamodb` check (vitals-aws, the DynamoDB SDK).";
+    SECRETSMANAGER = "secretsmanager", "the `secrets` check (vitals-aws, the Secrets Manager SDK).";
+    KMS = "kms", "the `kms` check (vitals-aws, the KMS SDK).";
     PROMETHEUS = "prometheus", "the fleet's view from Prometheus and fail-open for shared checks (vitals-prometheus).";
 }
 
 /// Every backend feature, in the order the guide lists the backends.
-pub const FEATURES: [Feature; 9] = [MONGODB, S3, HTTP, REDIS, SQL, AMQP, NATS, CERTIFICATE, DISK];
+pub const FEATURES: [Feature; 14] = [
+    MONGODB,
+    S3,
+    HTTP,
+    REDIS,
+    SQL,
+    AMQP,
+    NATS,
+    CERTIFICATE,
+    DISK,
+    SQS,
+    SNS,
+    DYNAMODB,
+    SECRETSMANAGER,
+    KMS,
+];
 
 /// A variable's default: text, or a library constant shown as the variable spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,6 +422,54 @@ const PROMETHEUS_INTERVAL_DEFAULT: DefaultValue =
 #[cfg(not(feature = "prometheus"))]
 const PROMETHEUS_INTERVAL_DEFAULT: DefaultValue = DefaultValue::None;
 
+/// `SQS_QUEUES`.
+pub const SQS_QUEUES: Variable = own(
+    "SQS_QUEUES",
+    DefaultValue::None,
+    "comma list of SQS queue URLs or names: adds the `sqs` check (`GetQueueAttributes`; IAM `sqs:GetQueueAttributes`, and `sqs:GetQueueUrl` for names)",
+)
+.needs(SQS)
+.stand_in("unknown-queue");
+/// `SQS_MAX_MESSAGES`.
+pub const SQS_MAX_MESSAGES: Variable = own(
+    "SQS_MAX_MESSAGES",
+    DefaultValue::None,
+    "the `sqs` check warns when a queue holds more messages than this (its consumers are behind)",
+)
+.needs(SQS);
+/// `SNS_TOPICS`.
+pub const SNS_TOPICS: Variable = own(
+    "SNS_TOPICS",
+    DefaultValue::None,
+    "comma list of SNS topic ARNs: adds the `sns` check (`GetTopicAttributes`; IAM `sns:GetTopicAttributes`)",
+)
+.needs(SNS)
+.stand_in("arn:aws:sns:us-east-1:000000000000:unknown");
+/// `DYNAMODB_TABLES`.
+pub const DYNAMODB_TABLES: Variable = own(
+    "DYNAMODB_TABLES",
+    DefaultValue::None,
+    "comma list of DynamoDB table names or ARNs: adds the `dynamodb` check (`DescribeTable`; IAM `dynamodb:DescribeTable`)",
+)
+.needs(DYNAMODB)
+.stand_in("unknown-table");
+/// `SECRETS_MANAGER_SECRETS`.
+pub const SECRETS_MANAGER_SECRETS: Variable = own(
+    "SECRETS_MANAGER_SECRETS",
+    DefaultValue::None,
+    "comma list of Secrets Manager secret names or ARNs: adds the `secrets` check (`DescribeSecret`, never the value; IAM `secretsmanager:DescribeSecret`)",
+)
+.needs(SECRETSMANAGER)
+.stand_in("unknown/secret");
+/// `KMS_KEYS`.
+pub const KMS_KEYS: Variable = own(
+    "KMS_KEYS",
+    DefaultValue::None,
+    "comma list of KMS key ids, ARNs or `alias/NAME`: adds the `kms` check (`DescribeKey`; IAM `kms:DescribeKey`)",
+)
+.needs(KMS)
+.stand_in("alias/unknown");
+
 /// vitals-system's default threshold, in the MiB the variable counts.
 #[cfg(feature = "disk")]
 const DISK_SPACE_THRESHOLD_DEFAULT: DefaultValue =
@@ -554,6 +622,12 @@ pub const VARIABLES: &[Variable] = &[
     TLS_CERTIFICATE_WARN_DAYS,
     DISK_SPACE_PATH,
     DISK_SPACE_THRESHOLD,
+    SQS_QUEUES,
+    SQS_MAX_MESSAGES,
+    SNS_TOPICS,
+    DYNAMODB_TABLES,
+    SECRETS_MANAGER_SECRETS,
+    KMS_KEYS,
     PORT,
     LISTEN_ADDRESS,
     DETAILS,

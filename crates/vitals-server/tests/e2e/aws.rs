@@ -217,3 +217,138 @@ async fn the_iam_role_path_works_with_only_a_web_identity_token() {
         child.kill().await.unwrap();
     }
 }
+
+/// The AWS checks beyond S3, configured by the server's variables against moto: each shows in
+/// `/readyz?verbose`, gRPC `List`, the metrics and the status page; a table deleted under
+/// the running server fails readiness in words.
+#[tokio::test]
+async fn the_aws_checks_beyond_s3_show_on_every_surface() {
+    let moto = MotoServer::start();
+    let endpoint = moto.endpoint();
+    let setup = r#"
+import json, sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+boto3.client("sqs", **kw).create_queue(QueueName="orders")
+topic = boto3.client("sns", **kw).create_topic(Name="events")["TopicArn"]
+boto3.client("dynamodb", **kw).create_table(TableName="carts", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+boto3.client("secretsmanager", **kw).create_secret(Name="app/db-password", SecretString="never-shown-7c1f")
+key = boto3.client("kms", **kw).create_key()["KeyMetadata"]["KeyId"]
+print(json.dumps({"topic": topic, "key": key}))
+"#;
+    let out = common::python(&["-c", setup, &endpoint]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (topic, key) = (
+        made["topic"].as_str().unwrap(),
+        made["key"].as_str().unwrap(),
+    );
+    let (mut child, addr, mut log) = start_server(&[
+        ("SQS_QUEUES", "orders"),
+        ("SNS_TOPICS", topic),
+        ("DYNAMODB_TABLES", "carts"),
+        ("SECRETS_MANAGER_SECRETS", "app/db-password"),
+        ("KMS_KEYS", key),
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "planted-aws-secret-5e8d"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("HEALTH_CHECK_RETRIES", "0"),
+        ("HEALTH_CHECK_INTERVAL_MS", "100"),
+    ])
+    .await;
+    let names = ["sqs", "sns", "dynamodb", "secrets", "kms"];
+    let mut verbose = String::new();
+    for _ in 0..200 {
+        verbose = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")])
+            .await
+            .body;
+        if names
+            .iter()
+            .all(|n| verbose.contains(&format!("[+]{n} ok")))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for name in names {
+        assert!(verbose.contains(&format!("[+]{name} ok")), "{verbose}");
+    }
+
+    let listed = vitals_testkit::grpc::list(addr).await;
+    for name in names {
+        let status = listed.statuses.get(name).map(|s| s.status);
+        assert_eq!(status, Some(1), "{name} SERVING in gRPC List: {listed:?}");
+    }
+    let metrics = http(addr, "GET", "/metrics", &[]).await.body;
+    for name in names {
+        assert!(
+            metrics.lines().any(|l| l.starts_with("vitals_healthcheck{")
+                && l.contains(&format!("name=\"{name}\""))
+                && l.ends_with(" 2")),
+            "{name} passing in the metrics"
+        );
+    }
+    let page: serde_json::Value =
+        serde_json::from_str(&http(addr, "GET", "/status", &[]).await.body).unwrap();
+    for name in names {
+        let row = page["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name);
+        assert_eq!(
+            row.map(|r| r["status"].clone()),
+            Some("pass".into()),
+            "{page}"
+        );
+    }
+
+    // The table goes: readiness fails, saying which table and why.
+    let drop = r#"
+import sys, boto3
+boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
+    aws_access_key_id="testing", aws_secret_access_key="testing").delete_table(TableName="carts")
+"#;
+    assert!(common::python(&["-c", drop, &endpoint]).status.success());
+    let mut last = String::new();
+    for _ in 0..200 {
+        let res = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
+        last = res.body;
+        if res.status == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = last
+        .lines()
+        .find(|l| l.contains("dynamodb"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        line.starts_with("[-]dynamodb failed: table carts does not exist (ResourceNotFoundException on DescribeTable"),
+        "{last}"
+    );
+    child.kill().await.unwrap();
+    let mut logged = String::new();
+    while let Ok(line) = log.try_recv() {
+        logged.push_str(&line);
+    }
+    for text in [&last, &metrics, &logged, &page.to_string()] {
+        assert!(
+            !text.contains("planted-aws-secret-5e8d"),
+            "the AWS secret key is never shown"
+        );
+        assert!(
+            !text.contains("never-shown-7c1f"),
+            "the secret's value is never read"
+        );
+    }
+}

@@ -196,6 +196,67 @@ fn terraform_the_manifests_and_the_server_agree() {
             "the role lacks {action}"
         );
     }
+    // Each AWS check beyond S3: the IAM actions its variable documents (vitals-env's table) are
+    // granted by one statement, on the resources of the module's variable for it, and only
+    // when that list is not empty.
+    let statements = attr(
+        block(&main, "data", "aws_iam_policy_document", "service_account"),
+        "dynamic",
+    );
+    let statements: Vec<&Value> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| attr(d, "statement"))
+        .collect();
+    for (variable, list) in [
+        (
+            vitals_env::variables::SQS_QUEUES,
+            "health_check_sqs_queue_arns",
+        ),
+        (
+            vitals_env::variables::SNS_TOPICS,
+            "health_check_sns_topic_arns",
+        ),
+        (
+            vitals_env::variables::DYNAMODB_TABLES,
+            "health_check_dynamodb_table_arns",
+        ),
+        (
+            vitals_env::variables::SECRETS_MANAGER_SECRETS,
+            "health_check_secret_arns",
+        ),
+        (vitals_env::variables::KMS_KEYS, "health_check_kms_key_arns"),
+    ] {
+        let documented: Vec<&str> = variable
+            .meaning
+            .split('`')
+            .filter(|w| w.contains(':') && !w.contains(' '))
+            .collect();
+        assert!(
+            !documented.is_empty(),
+            "{} names its IAM action",
+            variable.name
+        );
+        let statement = statements
+            .iter()
+            .find(|s| text(attr(s, "for_each")).contains(list))
+            .unwrap_or_else(|| panic!("no statement for {list}"));
+        let content = attr(statement, "content");
+        let actions: Vec<String> = attr(content, "actions")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(text)
+            .collect();
+        assert_eq!(actions, documented, "{}: {list}", variable.name);
+        assert_eq!(text(attr(content, "resources")), format!("${{var.{list}}}"));
+        assert_eq!(
+            text(attr(statement, "for_each")),
+            format!("${{length(var.{list}) > 0 ? [1] : []}}")
+        );
+        block(&variables, "variable", list, "");
+    }
     assert!(source.contains("system:serviceaccount:${var.namespace}:${var.service_account}"));
     assert!(source.contains("origin_access_control_origin_type = \"s3\""));
     assert!(

@@ -239,6 +239,47 @@ data "aws_iam_policy_document" "service_account" {
       resources = [aws_s3_bucket.this["static"].arn]
     }
   }
+  # The AWS checks beyond S3: one read action each, on the resources listed.
+  dynamic "statement" {
+    for_each = length(var.health_check_sqs_queue_arns) > 0 ? [1] : []
+    content {
+      sid       = "HealthCheckSqs"
+      actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+      resources = var.health_check_sqs_queue_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.health_check_sns_topic_arns) > 0 ? [1] : []
+    content {
+      sid       = "HealthCheckSns"
+      actions   = ["sns:GetTopicAttributes"]
+      resources = var.health_check_sns_topic_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.health_check_dynamodb_table_arns) > 0 ? [1] : []
+    content {
+      sid       = "HealthCheckDynamoDb"
+      actions   = ["dynamodb:DescribeTable"]
+      resources = var.health_check_dynamodb_table_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.health_check_secret_arns) > 0 ? [1] : []
+    content {
+      sid       = "HealthCheckSecrets"
+      actions   = ["secretsmanager:DescribeSecret"]
+      resources = var.health_check_secret_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.health_check_kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "HealthCheckKms"
+      actions   = ["kms:DescribeKey"]
+      resources = var.health_check_kms_key_arns
+    }
+  }
   statement {
     sid       = "ApplicationObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]

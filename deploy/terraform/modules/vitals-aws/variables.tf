@@ -55,3 +55,35 @@ variable "cloudfront_price_class" {
   type        = string
   default     = "PriceClass_100"
 }
+
+# The AWS checks beyond S3 (vitals-aws): each list grants its check's one read action on
+# exactly those resources; empty lists grant nothing.
+variable "health_check_sqs_queue_arns" {
+  description = "Queues of SQS_QUEUES: sqs:GetQueueAttributes (and sqs:GetQueueUrl, which a queue named rather than addressed needs)."
+  type        = list(string)
+  default     = []
+}
+
+variable "health_check_sns_topic_arns" {
+  description = "Topics of SNS_TOPICS: sns:GetTopicAttributes."
+  type        = list(string)
+  default     = []
+}
+
+variable "health_check_dynamodb_table_arns" {
+  description = "Tables of DYNAMODB_TABLES: dynamodb:DescribeTable."
+  type        = list(string)
+  default     = []
+}
+
+variable "health_check_secret_arns" {
+  description = "Secrets of SECRETS_MANAGER_SECRETS: secretsmanager:DescribeSecret (never GetSecretValue)."
+  type        = list(string)
+  default     = []
+}
+
+variable "health_check_kms_key_arns" {
+  description = "Keys of KMS_KEYS: kms:DescribeKey."
+  type        = list(string)
+  default     = []
+}
