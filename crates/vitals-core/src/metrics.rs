@@ -7,7 +7,7 @@
 //! |---|---|---|---|---|
 //! | `vitals_healthcheck` | gauge | `name`, `component`, `critical` | | the check's latest status: 2 pass, 1 warn, 0 fail |
 //! | `vitals_healthcheck_status` | gauge | `name`, `component`, `critical`, `status` | | 1 for the check's latest status (`pass`, `warn`, `fail`), 0 for the others: one series per status, as kube-state-metrics shapes a state, so `sum by (name) (vitals_healthcheck_status{status="fail"})` counts the replicas that see a check fail |
-//! | `vitals_healthcheck_up` | gauge | `name`, `component`, `critical` | | 1 when the check's latest run succeeded, else 0: the dependency as this replica sees it, before flap damping, non-critical or fail-open; what fleet uptime and fail-open read |
+//! | `vitals_healthcheck_up` | gauge | `name`, `component`, `critical` | | 1 when the check's latest run succeeded, else 0: the dependency as this replica sees it, before flap damping, non-critical or fail-open; no series before the first run; what fleet uptime and fail-open read |
 //! | `vitals_healthcheck_fail_open` | gauge | `name`, `component`, `critical` | | 1 while the check's latest run failed and is served as warn because every replica sees it fail ([`CheckOptions::shared`](crate::CheckOptions::shared)) |
 //! | `vitals_healthchecks_total` | counter | `name`, `component`, `critical`, `status` | runs | completed runs by outcome (`pass`, `warn`, `fail`) |
 //! | `vitals_healthcheck_duration_seconds` | histogram | `name`, `component`, `critical` | seconds | how long a run took, retries and delays included |
@@ -69,7 +69,10 @@ fn status_index(status: Status) -> usize {
 pub(crate) struct CheckMetrics {
     status: ::metrics::Gauge,
     state: [::metrics::Gauge; 3],
-    up: ::metrics::Gauge,
+    /// Registered at the first run: before it, no series (an exporter's initial 0 would read
+    /// as a failed run in fleet uptime).
+    up: std::sync::OnceLock<::metrics::Gauge>,
+    labels: [(&'static str, String); 3],
     fail_open: ::metrics::Gauge,
     runs: [::metrics::Counter; 3],
     duration: ::metrics::Histogram,
@@ -96,12 +99,13 @@ impl CheckMetrics {
         CheckMetrics {
             status: ::metrics::gauge!(names::CHECK_STATUS, &labels),
             state,
-            up: ::metrics::gauge!(names::CHECK_UP, &labels),
+            up: std::sync::OnceLock::new(),
             fail_open: ::metrics::gauge!(names::CHECK_FAIL_OPEN, &labels),
             runs,
             duration: ::metrics::histogram!(names::CHECK_DURATION, &labels),
             attempts: ::metrics::counter!(names::CHECK_ATTEMPTS, &labels),
             age: ::metrics::gauge!(names::CHECK_RESULT_AGE, &labels),
+            labels,
         }
     }
 
@@ -118,7 +122,9 @@ impl CheckMetrics {
         let Some(status) = status.overall() else {
             return;
         };
-        self.up.set(if up { 1.0 } else { 0.0 });
+        self.up
+            .get_or_init(|| ::metrics::gauge!(names::CHECK_UP, &self.labels))
+            .set(if up { 1.0 } else { 0.0 });
         self.fail_open.set(if fail_open { 1.0 } else { 0.0 });
         self.status.set(gauge_value(status));
         for (gauge, each) in self.state.iter().zip(STATUSES) {

@@ -385,9 +385,13 @@ impl PrometheusFleet {
         };
         seen.into_iter()
             .map(|(name, replicas)| {
+                // A replica with no status yet has not finished a run: its `up` gauge is the
+                // exporter's initial 0, not a failure.
                 let replicas = replicas
                     .into_iter()
-                    .map(|(replica, (status, up))| FleetReplica::new(replica, status, up))
+                    .map(|(replica, (status, up))| {
+                        FleetReplica::new(replica, status, up.filter(|_| status.is_some()))
+                    })
                     .collect();
                 let seconds = |quantile: &str| {
                     latency
@@ -519,6 +523,8 @@ mod tests {
         let up = vec![
             sample(&[("name", "mongo"), ("instance", "a:1")], "1"),
             sample(&[("name", "mongo"), ("instance", "b:1")], "0"),
+            // Started, no run finished yet: no status, and its 0 is not a failure.
+            sample(&[("name", "mongo"), ("instance", "c:1")], "0"),
         ];
         let uptime = [
             vec![sample(&[("name", "mongo")], "0.75")],
@@ -552,6 +558,7 @@ mod tests {
             vec![
                 FleetReplica::new("a:1", Some(CheckStatus::Pass), Some(true)),
                 FleetReplica::new("b:1", Some(CheckStatus::Fail), Some(false)),
+                FleetReplica::new("c:1", None, None),
             ]
         );
         assert_eq!(mongo.uptime[0], ("1h", Some(0.75)));
