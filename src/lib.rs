@@ -73,6 +73,9 @@ pub use vitals_tonic as tonic;
 ))]
 pub use vitals_aws as aws;
 
+#[cfg(feature = "kafka")]
+pub use vitals_kafka as kafka;
+
 #[cfg(feature = "prometheus")]
 pub use vitals_prometheus as prometheus;
 

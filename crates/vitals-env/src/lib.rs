@@ -22,6 +22,7 @@
 //! | `dynamodb` | `DYNAMODB_TABLES` | `dynamodb` | yes | `dynamodb` |
 //! | `secrets` | `SECRETS_MANAGER_SECRETS` | `secrets` | yes | `secretsmanager` |
 //! | `kms` | `KMS_KEYS` | `kms` | yes | `kms` |
+//! | `kafka` | `KAFKA_BOOTSTRAP_SERVERS` | `kafka` | yes | `kafka` |
 //!
 //! **Features**: one per backend (the table's last column; `full` for all), none by default,
 //! so a service compiles only the drivers of the checks it runs. A backend's variable set in a
@@ -572,6 +573,8 @@ fn checks<L: FnMut(&str) -> Option<String>>(
     #[cfg(feature = "disk")]
     disk(env, &mut checks)?;
     aws(env, &mut checks)?;
+    #[cfg(feature = "kafka")]
+    kafka(env, &mut checks)?;
     // Without any backend, the reader goes unused.
     let _ = env;
     Ok(checks)
@@ -815,7 +818,8 @@ fn certificates<L: FnMut(&str) -> Option<String>>(
         feature = "sns",
         feature = "dynamodb",
         feature = "secretsmanager",
-        feature = "kms"
+        feature = "kms",
+        feature = "kafka"
     )),
     allow(dead_code)
 )]
@@ -902,6 +906,79 @@ fn aws<L: FnMut(&str) -> Option<String>>(
         vitals_aws::KeyCheck,
         |b: vitals_aws::KeyCheckBuilder| b
     );
+    Ok(())
+}
+
+/// `kafka`: `KAFKA_BOOTSTRAP_SERVERS`, its topics, TLS and SASL.
+#[cfg(feature = "kafka")]
+fn kafka<L: FnMut(&str) -> Option<String>>(
+    env: &mut Reader<L>,
+    checks: &mut Vec<Arc<dyn Check>>,
+) -> Result<(), EnvError> {
+    let topics = env.built(&var::KAFKA_TOPICS, "a comma list of topic names", names)?;
+    let tls = env.boolean(&var::KAFKA_TLS)?.expect(DEFAULTED);
+    let mechanism = env.parsed(
+        &var::KAFKA_SASL_MECHANISM,
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+        |raw| match raw.to_ascii_uppercase().as_str() {
+            "PLAIN" => Some(vitals_kafka::Mechanism::Plain),
+            "SCRAM-SHA-256" => Some(vitals_kafka::Mechanism::ScramSha256),
+            "SCRAM-SHA-512" => Some(vitals_kafka::Mechanism::ScramSha512),
+            _ => None,
+        },
+    )?;
+    let username = env.raw(&var::KAFKA_SASL_USERNAME);
+    let password = env.raw(&var::KAFKA_SASL_PASSWORD);
+    let sasl = match (mechanism, username, password) {
+        (Some(mechanism), Some(username), Some(password)) => {
+            Some((mechanism, username.trim().to_owned(), password))
+        }
+        (None, None, None) => None,
+        (Some(mechanism), _, _) => {
+            return Err(EnvError::new(
+                var::KAFKA_SASL_MECHANISM.name,
+                mechanism.name(),
+                format!(
+                    "it unset, or {} and {} set as well",
+                    var::KAFKA_SASL_USERNAME.name,
+                    var::KAFKA_SASL_PASSWORD.name
+                ),
+            ));
+        }
+        (None, username, _) => {
+            let variable = if username.is_some() {
+                &var::KAFKA_SASL_USERNAME
+            } else {
+                &var::KAFKA_SASL_PASSWORD
+            };
+            return Err(EnvError::new(
+                variable.name,
+                "***",
+                format!(
+                    "{} set as well, naming the mechanism",
+                    var::KAFKA_SASL_MECHANISM.name
+                ),
+            ));
+        }
+    };
+    let kafka = env.built(
+        &var::KAFKA_BOOTSTRAP_SERVERS,
+        "a comma list of host:port",
+        |list| {
+            let mut builder = vitals_kafka::KafkaCheck::builder(names(list)?);
+            if let Some(topics) = &topics {
+                builder = builder.topics(topics.clone());
+            }
+            if tls {
+                builder = builder.tls();
+            }
+            if let Some((mechanism, username, password)) = &sasl {
+                builder = builder.sasl(*mechanism, username.clone(), password.clone());
+            }
+            builder.build().map_err(|e| e.to_string())
+        },
+    )?;
+    checks.extend(kafka.map(|c| Arc::new(c) as Arc<dyn Check>));
     Ok(())
 }
 

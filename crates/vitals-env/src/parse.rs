@@ -9,7 +9,7 @@ use crate::{EnvError, Variable, variables::DefaultValue};
 
 /// The components `SKIP_HEALTH_CHECKS` and `NON_CRITICAL_HEALTH_CHECKS` accept: the
 /// deployment guide's four, then those of vitals' own variables.
-pub const COMPONENTS: [&str; 14] = [
+pub const COMPONENTS: [&str; 15] = [
     "mongo",
     "redis",
     "storage",
@@ -24,6 +24,7 @@ pub const COMPONENTS: [&str; 14] = [
     "dynamodb",
     "secrets",
     "kms",
+    "kafka",
 ];
 
 /// The largest number of milliseconds accepted: one day.

@@ -61,11 +61,12 @@ features! {
     DYNAMODB = "dynamodb", "the `dynamodb` check (vitals-aws, the DynamoDB SDK).";
     SECRETSMANAGER = "secretsmanager", "the `secrets` check (vitals-aws, the Secrets Manager SDK).";
     KMS = "kms", "the `kms` check (vitals-aws, the KMS SDK).";
+    KAFKA = "kafka", "the `kafka` check (vitals-kafka).";
     PROMETHEUS = "prometheus", "the fleet's view from Prometheus and fail-open for shared checks (vitals-prometheus).";
 }
 
 /// Every backend feature, in the order the guide lists the backends.
-pub const FEATURES: [Feature; 14] = [
+pub const FEATURES: [Feature; 15] = [
     MONGODB,
     S3,
     HTTP,
@@ -80,6 +81,7 @@ pub const FEATURES: [Feature; 14] = [
     DYNAMODB,
     SECRETSMANAGER,
     KMS,
+    KAFKA,
 ];
 
 /// A variable's default: text, or a library constant shown as the variable spells it.
@@ -470,6 +472,51 @@ pub const KMS_KEYS: Variable = own(
 .needs(KMS)
 .stand_in("alias/unknown");
 
+/// `KAFKA_BOOTSTRAP_SERVERS`.
+pub const KAFKA_BOOTSTRAP_SERVERS: Variable = own(
+    "KAFKA_BOOTSTRAP_SERVERS",
+    DefaultValue::None,
+    "comma list of Kafka (MSK) brokers as `host:port`, tried in order: adds the `kafka` check (`ApiVersions` and `Metadata` only: a controller elected; never produces or joins a group)",
+)
+.needs(KAFKA)
+.stand_in("unknown.invalid:9092");
+/// `KAFKA_TOPICS`.
+pub const KAFKA_TOPICS: Variable = own(
+    "KAFKA_TOPICS",
+    DefaultValue::None,
+    "comma list of topics the `kafka` check requires to exist, each partition with a leader (never created)",
+)
+.needs(KAFKA);
+/// `KAFKA_TLS`.
+pub const KAFKA_TLS: Variable = own(
+    "KAFKA_TLS",
+    DefaultValue::Text("false"),
+    "`true` connects to the brokers with TLS, verified against the system's roots (MSK's 9094 and 9096)",
+)
+.needs(KAFKA);
+/// `KAFKA_SASL_MECHANISM`.
+pub const KAFKA_SASL_MECHANISM: Variable = own(
+    "KAFKA_SASL_MECHANISM",
+    DefaultValue::None,
+    "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (MSK's SCRAM), with `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`",
+)
+.needs(KAFKA);
+/// `KAFKA_SASL_USERNAME`.
+pub const KAFKA_SASL_USERNAME: Variable = own(
+    "KAFKA_SASL_USERNAME",
+    DefaultValue::None,
+    "the SASL user name",
+)
+.needs(KAFKA);
+/// `KAFKA_SASL_PASSWORD`.
+pub const KAFKA_SASL_PASSWORD: Variable = own(
+    "KAFKA_SASL_PASSWORD",
+    DefaultValue::None,
+    "the SASL password (from a Secret; never shown)",
+)
+.needs(KAFKA)
+.stand_in("unknown");
+
 /// vitals-system's default threshold, in the MiB the variable counts.
 #[cfg(feature = "disk")]
 const DISK_SPACE_THRESHOLD_DEFAULT: DefaultValue =
@@ -628,6 +675,12 @@ pub const VARIABLES: &[Variable] = &[
     DYNAMODB_TABLES,
     SECRETS_MANAGER_SECRETS,
     KMS_KEYS,
+    KAFKA_BOOTSTRAP_SERVERS,
+    KAFKA_TOPICS,
+    KAFKA_TLS,
+    KAFKA_SASL_MECHANISM,
+    KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD,
     PORT,
     LISTEN_ADDRESS,
     DETAILS,

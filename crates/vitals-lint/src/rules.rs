@@ -308,7 +308,8 @@ fn secrets(
     at: &dyn Fn(usize, &'static Rule, String, String) -> Finding,
     findings: &mut Vec<Finding>,
 ) {
-    let whole_value_secrets: Vec<&str> = std::iter::once(var::DETAILS_TOKEN.name)
+    let whole_value_secrets: Vec<&str> = [var::DETAILS_TOKEN.name, var::KAFKA_SASL_PASSWORD.name]
+        .into_iter()
         .chain(var::AWS_SECRET_VARIABLES)
         .collect();
     for (name, setting) in env {

@@ -185,12 +185,16 @@ fn a_grace_period_shorter_than_the_delay_and_the_drain_is_found() {
 fn secrets_written_into_the_manifest_are_named_never_shown() {
     let broken = deployment(
         "            - {name: REDIS_URI, value: 'redis://:planted-rule-pw-71@cache:6379'}
-            - {name: HEALTH_CHECK_DETAILS_TOKEN, value: planted-rule-token-0123456789}",
+            - {name: HEALTH_CHECK_DETAILS_TOKEN, value: planted-rule-token-0123456789}
+            - {name: KAFKA_BOOTSTRAP_SERVERS, value: 'b-1.msk:9096'}
+            - {name: KAFKA_SASL_MECHANISM, value: SCRAM-SHA-512}
+            - {name: KAFKA_SASL_USERNAME, value: app}
+            - {name: KAFKA_SASL_PASSWORD, value: planted-rule-kafka-pw}",
         READY,
         40,
     );
     let found = of(&broken, "secret-literal");
-    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found.len(), 3, "{found:#?}");
     for format in [Format::Text, Format::Json, Format::Sarif] {
         let out = format.render(&findings(&broken));
         assert!(!out.contains("planted-rule"), "{out}");

@@ -14,6 +14,7 @@ mod fleet;
 mod front_door;
 mod grpc;
 mod image;
+mod kafka;
 mod lint;
 mod manifests;
 mod metrics;
