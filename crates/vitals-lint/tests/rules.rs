@@ -202,11 +202,23 @@ fn secrets_written_into_the_manifest_are_named_never_shown() {
     let mended = deployment(
         "            - name: REDIS_URI
               valueFrom:
-                secretKeyRef: {name: api, key: redis-uri}",
+                secretKeyRef: {name: api, key: redis-uri}
+            - {name: KAFKA_BOOTSTRAP_SERVERS, value: 'b-1.msk:9096'}
+            - {name: KAFKA_SASL_MECHANISM, value: SCRAM-SHA-512}
+            - {name: KAFKA_SASL_USERNAME, value: app}
+            - name: KAFKA_SASL_PASSWORD
+              valueFrom:
+                secretKeyRef: {name: api, key: kafka-password}",
         READY,
         40,
     );
     assert!(of(&mended, "secret-literal").is_empty());
+    // The password from a Secret counts as set: the SASL settings are complete.
+    assert!(
+        of(&mended, "invalid-value").is_empty(),
+        "{:#?}",
+        findings(&mended)
+    );
 }
 
 #[test]
