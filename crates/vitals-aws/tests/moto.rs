@@ -461,3 +461,105 @@ async fn the_documented_action_is_enough_and_without_it_the_denial_names_it() {
         assert!(!said.contains(&secret), "{said}");
     }
 }
+
+/// An endpoint that answers every request as a throttled AWS service does (moto never
+/// throttles): HTTP 400 with `ThrottlingException` in the JSON protocols' form, `Throttling`
+/// in the query protocol's XML.
+async fn throttling_endpoint() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then the body its Content-Length announces.
+                loop {
+                    let Ok(n) = socket.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let (kind, body) = if text.contains("x-amz-target:") {
+                    (
+                        "application/x-amz-json-1.0\r\nx-amzn-errortype: ThrottlingException",
+                        r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_owned(),
+                    )
+                } else {
+                    (
+                        "text/xml",
+                        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
+                         <Message>Rate exceeded</Message></Error><RequestId>1</RequestId>\
+                         </ErrorResponse>"
+                            .to_owned(),
+                    )
+                };
+                let response = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn throttling_is_said_as_throttling() {
+    let endpoint = throttling_endpoint().await;
+    let config = shared(&endpoint, "AKIAPLANTED", PLANTED_SECRET).await;
+    let topic = "arn:aws:sns:us-east-1:123456789012:events";
+    let checks: Vec<(Box<dyn Check>, String)> = vec![
+        (
+            Box::new(
+                TableCheck::builder_for_client(&aws_sdk_dynamodb::Client::new(&config), ["carts"])
+                    .build()
+                    .unwrap(),
+            ),
+            "DescribeTable on table carts was throttled (ThrottlingException)".to_owned(),
+        ),
+        (
+            Box::new(
+                KeyCheck::builder_for_client(&aws_sdk_kms::Client::new(&config), ["alias/app"])
+                    .build()
+                    .unwrap(),
+            ),
+            "DescribeKey on key alias/app was throttled (ThrottlingException)".to_owned(),
+        ),
+        (
+            Box::new(
+                TopicCheck::builder_for_client(&aws_sdk_sns::Client::new(&config), [topic])
+                    .build()
+                    .unwrap(),
+            ),
+            format!("GetTopicAttributes on topic {topic} was throttled (Throttling)"),
+        ),
+    ];
+    for (check, expected) in &checks {
+        let result = run(check.as_ref()).await;
+        let said = message(&result);
+        assert!(said.starts_with(expected.as_str()), "{said}");
+        assert!(
+            !result.unwrap_err().is_permanent(),
+            "{said}: throttling passes; retry"
+        );
+    }
+}
