@@ -868,6 +868,13 @@ fn aws<L: FnMut(&str) -> Option<String>>(
             0..=u64::from(u32::MAX),
             "a whole number of messages",
         )?;
+        if let Some(max) = max.filter(|_| env.raw(&var::SQS_QUEUES).is_none()) {
+            return Err(EnvError::new(
+                var::SQS_MAX_MESSAGES.name,
+                max.to_string(),
+                format!("it unset, or {} set as well", var::SQS_QUEUES.name),
+            ));
+        }
         aws_list!(
             var::SQS_QUEUES,
             "a comma list of SQS queue URLs or names",
@@ -961,6 +968,32 @@ fn kafka<L: FnMut(&str) -> Option<String>>(
             ));
         }
     };
+    // A refinement without the brokers would do nothing: refused, not ignored.
+    if env.raw(&var::KAFKA_BOOTSTRAP_SERVERS).is_none() {
+        let set = [
+            &var::KAFKA_TOPICS,
+            &var::KAFKA_SASL_MECHANISM,
+            &var::KAFKA_SASL_USERNAME,
+            &var::KAFKA_SASL_PASSWORD,
+        ]
+        .into_iter()
+        .find(|v| env.raw(v).is_some());
+        if let Some(variable) = set {
+            let shown = if variable.name == var::KAFKA_SASL_PASSWORD.name {
+                "***".to_owned()
+            } else {
+                env.raw(variable).unwrap_or_default()
+            };
+            return Err(EnvError::new(
+                variable.name,
+                shown,
+                format!(
+                    "it unset, or {} set as well",
+                    var::KAFKA_BOOTSTRAP_SERVERS.name
+                ),
+            ));
+        }
+    }
     let kafka = env.built(
         &var::KAFKA_BOOTSTRAP_SERVERS,
         "a comma list of host:port",

@@ -400,3 +400,20 @@ fn every_stand_in_is_accepted_and_adds_a_check() {
         assert_eq!(config.checks().len(), 1, "{}={value}", variable.name);
     }
 }
+
+#[test]
+fn a_refinement_without_its_check_is_refused_not_ignored() {
+    for (name, value) in [
+        ("KAFKA_TOPICS", "orders"),
+        ("KAFKA_SASL_PASSWORD", "planted-orphan-pw"),
+        ("SQS_MAX_MESSAGES", "100"),
+    ] {
+        let errors = EnvConfig::from_lookup(|n| (n == name).then(|| value.to_owned()))
+            .err()
+            .unwrap_or_else(|| panic!("{name} alone was accepted"));
+        let text = errors.to_string();
+        assert_eq!(errors.first().variable(), name, "{text}");
+        assert!(text.contains("set as well"), "{text}");
+        assert!(!text.contains("planted-orphan-pw"), "{text}");
+    }
+}
