@@ -90,3 +90,24 @@ async fn the_rules_read_metrics_the_server_exports() {
     }
     assert!(read >= 7, "{read} metric names read by the rules");
 }
+
+/// The plain rules file (deploy/prometheus/vitals-rules.yml, for a Prometheus without the
+/// operator) holds exactly the PrometheusRule's rules, and promtool accepts it as it is.
+#[test]
+fn the_plain_rules_file_is_the_prometheusrules_spec() {
+    let path = common::root().join("deploy/prometheus/vitals-rules.yml");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    let shipped = YamlLoader::load_from_str(&shipped).unwrap();
+    let spec = YamlLoader::load_from_str(&rules_file()).unwrap();
+    assert_eq!(
+        shipped[0], spec[0],
+        "deploy/prometheus/vitals-rules.yml differs from the PrometheusRule's spec"
+    );
+    let out = promtool(&["check", "rules", path.to_str().unwrap()], &common::root());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
