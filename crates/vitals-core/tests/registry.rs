@@ -1067,6 +1067,14 @@ async fn a_shared_check_fails_open_only_while_a_fresh_reading_shows_every_replic
         .register_with(mongo, no_retries().shared())
         .register_with(db, no_retries())
         .build();
+    let fail_open = || {
+        health
+            .history()
+            .into_iter()
+            .find(|c| c.name == "mongo")
+            .unwrap()
+            .fail_open
+    };
     let run = || async {
         let report = health.run(Probe::Readiness).await;
         let mongo = report.check("mongo").unwrap().clone();
@@ -1095,27 +1103,11 @@ async fn a_shared_check_fails_open_only_while_a_fresh_reading_shows_every_replic
          ready: refused"
     );
     assert_eq!(overall, Status::Fail, "db is not shared");
-    assert_eq!(
-        health
-            .history()
-            .iter()
-            .find(|c| c.name == "mongo")
-            .unwrap()
-            .fail_open,
-        Some(3)
-    );
+    assert_eq!(fail_open(), Some(3));
 
     // The reading goes stale (the source stopped answering): fails closed again.
     fleet.failed("Prometheus did not answer");
     tokio::time::advance(Duration::from_secs(31)).await;
     assert_eq!(run().await.1, CheckStatus::Fail);
-    assert_eq!(
-        health
-            .history()
-            .iter()
-            .find(|c| c.name == "mongo")
-            .unwrap()
-            .fail_open,
-        None
-    );
+    assert_eq!(fail_open(), None);
 }

@@ -241,10 +241,27 @@ pub async fn poll_until(
     what: &str,
     accept: impl Fn(u16, &serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    poll_until_within(addr, path, what, Duration::from_secs(20), accept).await
+}
+
+/// [`poll_until`] with a deadline of `limit` (what waits on other processes, such as a
+/// Prometheus scrape and reading, needs longer).
+pub async fn poll_until_within(
+    addr: SocketAddr,
+    path: &str,
+    what: &str,
+    limit: Duration,
+    accept: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         let res = http(addr, "GET", path, &[]).await;
-        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&res.body).unwrap_or_else(|e| {
+            panic!(
+                "{path} answered {}: not JSON ({e}): {}",
+                res.status, res.body
+            )
+        });
         if accept(res.status, &json) {
             return json;
         }
@@ -255,6 +272,23 @@ pub async fn poll_until(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Polls the verbose readiness text (`/readyz?verbose`, `text/plain`) until the line of the
+/// check called `check` satisfies `ready`, and returns it; panics after 200 polls 100 ms apart.
+pub async fn verbose_line(addr: SocketAddr, check: &str, ready: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..200 {
+        let text = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
+        if let Some(line) = text.body.lines().find(|l| l.contains(check)) {
+            last = line.to_owned();
+            if ready(line) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the {check} line never matched; last: {last}");
 }
 
 /// Runs the test virtualenv's Python (`scripts/install-test-deps`) in the repository root.

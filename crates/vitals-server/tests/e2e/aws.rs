@@ -5,7 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{http, start_server};
+use common::{http, start_server, verbose_line};
 use vitals_s3::aws_sdk_s3::{
     Client,
     config::{BehaviorVersion, Credentials, Region},
@@ -85,22 +85,6 @@ async fn buckets_as_terraform_makes_them(client: &Client) {
         .unwrap();
 }
 
-/// Polls the server's verbose readiness until `ready` holds for the storage line.
-async fn storage_line(addr: std::net::SocketAddr, ready: impl Fn(&str) -> bool) -> String {
-    let mut last = String::new();
-    for _ in 0..200 {
-        let text = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
-        if let Some(line) = text.body.lines().find(|l| l.contains("storage")) {
-            last = line.to_owned();
-            if ready(line) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the storage line never matched; last: {last}");
-}
-
 #[tokio::test]
 async fn the_deep_storage_check_passes_on_terraforms_buckets_and_warns_on_drift() {
     let moto = MotoServer::start();
@@ -121,7 +105,10 @@ async fn the_deep_storage_check_passes_on_terraforms_buckets_and_warns_on_drift(
         ("HEALTH_CHECK_INTERVAL_MS", "100"),
     ])
     .await;
-    let line = storage_line(addr, |l| l.starts_with("[+]") || l.starts_with("[~]")).await;
+    let line = verbose_line(addr, "storage", |l| {
+        l.starts_with("[+]") || l.starts_with("[~]")
+    })
+    .await;
     assert_eq!(line, "[+]storage ok");
 
     // The expiration changed: warn, naming what drifted.
@@ -132,7 +119,7 @@ async fn the_deep_storage_check_passes_on_terraforms_buckets_and_warns_on_drift(
         .send()
         .await
         .unwrap();
-    let line = storage_line(addr, |l| l.starts_with("[~]")).await;
+    let line = verbose_line(addr, "storage", |l| l.starts_with("[~]")).await;
     assert!(
         line.contains(&format!(
             "bucket {TMP} expires objects after 30 days, expected {} days",
@@ -153,7 +140,7 @@ async fn the_deep_storage_check_passes_on_terraforms_buckets_and_warns_on_drift(
         .send()
         .await
         .unwrap();
-    let line = storage_line(addr, |l| l.contains("CORS")).await;
+    let line = verbose_line(addr, "storage", |l| l.contains("CORS")).await;
     assert!(line.starts_with("[~]storage warn"), "{line}");
     assert!(
         line.contains(&format!("bucket {TMP} has no lifecycle configuration")),
@@ -197,7 +184,7 @@ async fn the_iam_role_path_works_with_only_a_web_identity_token() {
             ("HEALTH_CHECK_INTERVAL_MS", "200"),
         ])
         .await;
-        let line = storage_line(addr, |l| {
+        let line = verbose_line(addr, "storage", |l| {
             (l.starts_with("[+]") || l.starts_with("[-]")) && !l.contains("no result yet")
         })
         .await;

@@ -12,28 +12,15 @@ use serde_json::Value;
 use tokio::process::Child;
 use vitals_testkit::{MongoServer, PrometheusServer, free_port};
 
-/// Polls `path` on `addr` until `accept` holds for its status and JSON, or panics after 60 s
-/// (a scrape, a reading and a run each take up to a second).
+/// Polls `path` until `accept` holds, for up to 60 s (a scrape, a reading and a run each take
+/// up to a second).
 async fn wait_until(
     addr: SocketAddr,
     path: &str,
     what: &str,
     accept: impl Fn(u16, &Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let res = http(addr, "GET", path, &[]).await;
-        let json: Value = serde_json::from_str(&res.body).unwrap_or(Value::Null);
-        if accept(res.status, &json) {
-            return json;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{addr}: never saw {what}; last: {} {json}",
-            res.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::poll_until_within(addr, path, what, Duration::from_secs(60), accept).await
 }
 
 fn fleet_mongo(page: &Value) -> &Value {

@@ -3,26 +3,8 @@
 //! password never appears.
 use crate::common;
 
-use std::time::Duration;
-
-use common::{http, start_server};
+use common::{http, start_server, verbose_line};
 use rdkafka::mocking::MockCluster;
-
-/// Polls verbose readiness until the kafka line satisfies `ready`.
-async fn kafka_line(addr: std::net::SocketAddr, ready: impl Fn(&str) -> bool) -> String {
-    let mut last = String::new();
-    for _ in 0..200 {
-        let text = http(addr, "GET", "/readyz?verbose", &[("accept", "text/plain")]).await;
-        if let Some(line) = text.body.lines().find(|l| l.contains("kafka")) {
-            last = line.to_owned();
-            if ready(line) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the kafka line never matched; last: {last}");
-}
 
 #[tokio::test]
 async fn the_kafka_check_shows_on_every_surface_and_a_leaderless_partition_fails() {
@@ -37,7 +19,7 @@ async fn the_kafka_check_shows_on_every_surface_and_a_leaderless_partition_fails
     ])
     .await;
     // A run may be in flight as the line is read ("… (running: attempt 1 of 1)").
-    let line = kafka_line(addr, |l| l.starts_with("[+]")).await;
+    let line = verbose_line(addr, "kafka", |l| l.starts_with("[+]")).await;
     assert!(line.starts_with("[+]kafka ok"), "{line}");
     let listed = vitals_testkit::grpc::list(addr).await;
     assert_eq!(
@@ -57,7 +39,7 @@ async fn the_kafka_check_shows_on_every_surface_and_a_leaderless_partition_fails
     assert_eq!(page["checks"][0]["name"], "kafka", "{page}");
 
     cluster.partition_leader("orders", 2, None).unwrap();
-    let line = kafka_line(addr, |l| l.starts_with("[-]")).await;
+    let line = verbose_line(addr, "kafka", |l| l.starts_with("[-]")).await;
     assert!(
         line.starts_with(
             "[-]kafka failed: topic orders has no leader for partition 2: writes and reads to it fail"
@@ -83,7 +65,7 @@ async fn a_sasl_password_is_never_shown() {
     .await;
     // The mock cluster has no SASL: the handshake is refused, in words (before the first
     // result the line says there is none yet).
-    let line = kafka_line(addr, |l| l.contains("SaslHandshake on")).await;
+    let line = verbose_line(addr, "kafka", |l| l.contains("SaslHandshake on")).await;
     assert!(
         line.starts_with("[-]kafka failed: SaslHandshake on 127.0.0.1:"),
         "{line}"
