@@ -627,10 +627,7 @@ fn storage<L: FnMut(&str) -> Option<String>>(
             .collect();
     let deep = env.boolean(&var::STORAGE_DEEP_CHECK)?.expect(DEFAULTED);
     let path_style = env.boolean(&var::S3_FORCE_PATH_STYLE)?;
-    let aws_secrets: Vec<String> = variables::AWS_SECRET_VARIABLES
-        .iter()
-        .filter_map(|name| env.raw_named(name))
-        .collect();
+    let aws_secrets = env.aws_secrets();
     if buckets.is_empty() {
         return Ok(());
     }
@@ -842,21 +839,19 @@ fn aws<L: FnMut(&str) -> Option<String>>(
     env: &mut Reader<L>,
     checks: &mut Vec<Arc<dyn Check>>,
 ) -> Result<(), EnvError> {
-    let aws_secrets: Vec<String> = variables::AWS_SECRET_VARIABLES
-        .iter()
-        .filter_map(|name| env.raw_named(name))
-        .collect();
-    // Each list's checks, with the AWS secrets scrubbed from their outputs.
+    let aws_secrets = env.aws_secrets();
+    // Each list's checks, with the AWS secrets scrubbed from their outputs; `tune` sets what
+    // the check has beyond the list.
     #[allow(unused_macros)]
     macro_rules! aws_list {
-        ($variable:expr, $what:literal, $check:ty, $tune:expr) => {{
+        ($variable:expr, $what:literal, $check:ty $(, $tune:expr)?) => {{
             let built = env.built(&$variable, $what, |list| {
                 let mut builder = <$check>::builder(names(list)?);
                 for secret in &aws_secrets {
                     builder = builder.secret(secret.clone());
                 }
-                let tune: &dyn Fn(_) -> _ = &$tune;
-                tune(builder).build().map_err(|e| e.to_string())
+                $(let builder = $tune(builder);)?
+                builder.build().map_err(|e| e.to_string())
             })?;
             checks.extend(built.map(|c| Arc::new(c) as Arc<dyn Check>));
         }};
@@ -889,29 +884,25 @@ fn aws<L: FnMut(&str) -> Option<String>>(
     aws_list!(
         var::SNS_TOPICS,
         "a comma list of SNS topic ARNs",
-        vitals_aws::TopicCheck,
-        |b: vitals_aws::TopicCheckBuilder| b
+        vitals_aws::TopicCheck
     );
     #[cfg(feature = "dynamodb")]
     aws_list!(
         var::DYNAMODB_TABLES,
         "a comma list of DynamoDB table names or ARNs",
-        vitals_aws::TableCheck,
-        |b: vitals_aws::TableCheckBuilder| b
+        vitals_aws::TableCheck
     );
     #[cfg(feature = "secretsmanager")]
     aws_list!(
         var::SECRETS_MANAGER_SECRETS,
         "a comma list of Secrets Manager secret names or ARNs",
-        vitals_aws::SecretCheck,
-        |b: vitals_aws::SecretCheckBuilder| b
+        vitals_aws::SecretCheck
     );
     #[cfg(feature = "kms")]
     aws_list!(
         var::KMS_KEYS,
         "a comma list of KMS key ids, ARNs or alias/NAME",
-        vitals_aws::KeyCheck,
-        |b: vitals_aws::KeyCheckBuilder| b
+        vitals_aws::KeyCheck
     );
     Ok(())
 }

@@ -53,6 +53,26 @@ impl<L: FnMut(&str) -> Option<String>> Reader<L> {
         self.raw_named(variable.name)
     }
 
+    /// The values of the AWS SDK's secret variables that are set, for the AWS checks to
+    /// scrub from their outputs.
+    #[cfg_attr(
+        not(any(
+            feature = "s3",
+            feature = "sqs",
+            feature = "sns",
+            feature = "dynamodb",
+            feature = "secretsmanager",
+            feature = "kms"
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn aws_secrets(&mut self) -> Vec<String> {
+        crate::variables::AWS_SECRET_VARIABLES
+            .iter()
+            .filter_map(|name| self.raw_named(name))
+            .collect()
+    }
+
     /// A variable that is not the profile's own (the AWS SDK's), read as set.
     pub(crate) fn raw_named(&mut self, name: &str) -> Option<String> {
         (self.lookup)(name)
