@@ -426,22 +426,23 @@ where
                 ))
             }
         }
-        _ => {
-            let text = chain(error);
-            let lower = text.to_ascii_lowercase();
-            let hint = if lower.contains("credential") || lower.contains("identity") {
-                "no AWS credentials found: give the pod/task/instance an IAM role (or set \
-                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-            } else {
-                Cause::recognise(&text).map_or("the request could not be sent", Cause::phrase)
-            };
-            Cause::describe(
-                &format!("{operation} on {what} {resource}"),
-                Some(hint),
-                &text,
-            )
-        }
+        _ => describe_unsent(&format!("{operation} on {what} {resource}"), error),
     }
+}
+
+/// A request to an AWS service that got no answer from it (no credentials, unreachable,
+/// timed out), in words: `{context}: {why} ({the SDK's error and its sources})`. Shared by
+/// every AWS check, vitals-s3's included.
+pub fn describe_unsent(context: &str, error: &(dyn std::error::Error + 'static)) -> CheckError {
+    let text = chain(error);
+    let lower = text.to_ascii_lowercase();
+    let hint = if lower.contains("credential") || lower.contains("identity") {
+        "no AWS credentials found: give the pod/task/instance an IAM role (or set \
+         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    } else {
+        Cause::recognise(&text).map_or("the request could not be sent", Cause::phrase)
+    };
+    Cause::describe(context, Some(hint), &text)
 }
 
 /// An AWS timestamp as RFC 3339 seconds.

@@ -32,7 +32,7 @@ use aws_sdk_s3::{
 };
 use tokio::sync::OnceCell;
 use vitals_core::{
-    Cause, CheckError, CheckSettings, Details, InvalidConfig, SettingsCheck, async_trait, scrub,
+    CheckError, CheckSettings, Details, InvalidConfig, SettingsCheck, async_trait, scrub,
 };
 
 pub use aws_sdk_s3;
@@ -323,16 +323,7 @@ where
                 )),
             }
         }
-        _ => {
-            let text = chain(error);
-            let lower = text.to_ascii_lowercase();
-            let hint = if lower.contains("credential") || lower.contains("identity") {
-                "no AWS credentials found: give the pod/task/instance an IAM role (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-            } else {
-                Cause::recognise(&text).map_or("the request could not be sent", Cause::phrase)
-            };
-            Cause::describe(&format!("{action} on bucket {bucket}"), Some(hint), &text)
-        }
+        _ => vitals_aws::describe_unsent(&format!("{action} on bucket {bucket}"), error),
     }
 }
 
